@@ -1,0 +1,74 @@
+#pragma once
+// The authenticated tree over all accounts: a binary sparse Merkle tree on 256-bit keys with
+// single-leaf subtrees collapsed into the leaf (so depth is about log2(accounts), not 256).
+//
+//   empty subtree  = 32 zero bytes
+//   leaf           = SHA-256(0x00 || key || value_hash)
+//   internal node  = SHA-256(0x01 || left || right)
+//
+// A leaf sits at the shallowest depth where it is alone in its subtree; bit i of the key (most
+// significant bit of byte 0 first) picks the child at depth i (0 = left). The root therefore
+// depends only on the set of (key, value_hash) pairs, never on the order of insertion.
+//
+// Updates are lazy: `set` marks the path dirty and `root` rehashes only dirty nodes, so a block
+// costs O(accounts touched x depth) hashes, never O(all accounts).
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <vector>
+
+#include "core/bytes.h"
+#include "core/status.h"
+#include "crypto/sha256.h"
+
+namespace tally {
+
+// Proof that a key has a given value, or has none, under a root.
+struct TreeProof {
+  enum class Terminal : uint8_t { empty = 0, leaf = 1 };
+
+  // The node where the key's path ends: an empty subtree, or a leaf. For an inclusion proof the
+  // leaf holds the key itself; for a non-inclusion proof it is empty or another key's leaf that
+  // shares the path's prefix.
+  Terminal terminal = Terminal::empty;
+  Hash256 leaf_key;
+  Hash256 leaf_value_hash;
+  // Sibling hashes from the root (depth 0) down to the terminal's parent; size = terminal depth.
+  std::vector<Hash256> siblings;
+
+  // Canonical encoding (docs/protocol.md); decode rejects more than 256 siblings.
+  Bytes encode() const;
+  static Result<TreeProof> decode(ByteSpan bytes);
+};
+
+// With `value_hash`: checks that (key, *value_hash) is in the tree under `root`.
+// Without: checks that `key` is absent. Error code "invalid_proof" with the reason.
+Status verify_tree_proof(const Hash256& root, const Hash256& key,
+                         const std::optional<Hash256>& value_hash, const TreeProof& proof);
+
+class StateTree {
+ public:
+  StateTree();
+  ~StateTree();
+  StateTree(StateTree&&) noexcept;
+  StateTree& operator=(StateTree&&) noexcept;
+  StateTree(const StateTree&) = delete;
+  StateTree& operator=(const StateTree&) = delete;
+
+  // Inserts or replaces. Accounts are never deleted from a Tally ledger, so there is no erase.
+  void set(const Hash256& key, const Hash256& value_hash);
+  std::optional<Hash256> get(const Hash256& key) const;
+  size_t size() const;
+
+  // Rehashes the dirty paths and returns the root hash.
+  Hash256 root();
+  // Proof for `key` against `root()` (computed first if dirty).
+  TreeProof prove(const Hash256& key);
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace tally
