@@ -23,6 +23,10 @@ struct Bech32Decoded {
 std::string bech32_encode(std::string_view human_readable_part, ByteSpan data,
                           Bech32Variant variant);
 
+// The message of the "invalid_bech32" error for a string whose checksum does not match (every
+// other failure has its own message), so callers can tell a typo from a malformed string.
+inline constexpr std::string_view kBech32ChecksumMismatch = "checksum mismatch";
+
 // Rejects mixed case, characters outside the charset, a missing separator, strings over 90
 // characters, and checksum failures (error code "invalid_bech32").
 Result<Bech32Decoded> bech32_decode(std::string_view text);
