@@ -1,0 +1,240 @@
+#include "ledger/state.h"
+
+#include <gtest/gtest.h>
+
+#include <atomic>
+
+#include "test_chain.h"
+
+namespace tally {
+namespace {
+
+using testing::address_for;
+using testing::kValidatorKeyBase;
+using testing::make_genesis;
+using testing::signed_transfer;
+
+constexpr uint64_t kFee = 10;
+
+class StateTest : public ::testing::Test {
+ protected:
+  StateTest() : state_(State::from_genesis(make_genesis({1000, 500, 0})).value()) {}
+
+  Address proposer() const { return address_for(kValidatorKeyBase); }
+
+  Result<BlockOutcome> apply(std::vector<Transaction> transactions) {
+    return state_.apply_block(state_.height() + 1, proposer(), transactions, verifier_);
+  }
+
+  std::string refusal(const Transaction& transaction) {
+    Status status = state_.validate(transaction);
+    EXPECT_FALSE(status.ok());
+    return status.ok() ? "" : status.error().code;
+  }
+
+  uint64_t balance(uint32_t index) { return state_.account(address_for(index))->balance.units; }
+
+  State state_;
+  DirectSignatureVerifier verifier_;
+};
+
+TEST_F(StateTest, TransferMovesAmountPaysFeeToProposerAndAdvancesNonce) {
+  Transaction transfer = signed_transfer(0, address_for(1), 300, kFee, 0);
+  EXPECT_TRUE(state_.validate(transfer).ok());
+  Result<BlockOutcome> outcome = apply({transfer});
+  ASSERT_TRUE(outcome.ok()) << outcome.error().message;
+  EXPECT_EQ(balance(0), 1000u - 300 - kFee);
+  EXPECT_EQ(balance(1), 500u + 300);
+  EXPECT_EQ(state_.account(proposer())->balance.units, kFee);
+  EXPECT_EQ(state_.account(address_for(0))->nonce, 1u);
+  EXPECT_EQ(state_.account(address_for(1))->nonce, 0u);
+  EXPECT_EQ(outcome->fees_collected.units, kFee);
+  EXPECT_EQ(outcome->touched.size(), 3u);
+  EXPECT_TRUE(std::is_sorted(outcome->touched.begin(), outcome->touched.end()));
+  EXPECT_EQ(outcome->state_root, state_.state_root());
+  EXPECT_EQ(state_.height(), 1u);
+  EXPECT_EQ(state_.sum_of_balances(), state_.total_supply().units);
+}
+
+TEST_F(StateTest, WholeBalanceCanBeSpentExactly) {
+  EXPECT_TRUE(apply({signed_transfer(0, address_for(1), 1000 - kFee, kFee, 0)}).ok());
+  EXPECT_EQ(balance(0), 0u);
+}
+
+TEST_F(StateTest, CreateEndorsesANewAccount) {
+  Address newcomer = address_for(42);
+  Transaction create = signed_transfer(1, newcomer, 25, kFee, 0, /*create=*/true);
+  ASSERT_TRUE(apply({create}).ok());
+  std::optional<Account> created = state_.account(newcomer);
+  ASSERT_TRUE(created.has_value());
+  EXPECT_EQ(created->balance.units, 25u);
+  EXPECT_EQ(created->nonce, 0u);
+  EXPECT_EQ(created->endorser, address_for(1));
+  EXPECT_EQ(created->created_height, 1u);
+}
+
+TEST_F(StateTest, CreateWithZeroAmountIsAllowed) {
+  ASSERT_TRUE(apply({signed_transfer(1, address_for(43), 0, kFee, 0, true)}).ok());
+  EXPECT_EQ(state_.account(address_for(43))->balance.units, 0u);
+}
+
+TEST_F(StateTest, RefusesTransferToUnknownAddressWithoutCreate) {
+  Transaction transfer = signed_transfer(0, address_for(99), 5, kFee, 0);
+  Status status = state_.validate(transfer);
+  ASSERT_FALSE(status.ok());
+  EXPECT_EQ(status.error().code, "unknown_recipient");
+  EXPECT_NE(status.error().message.find("set create"), std::string::npos);
+}
+
+TEST_F(StateTest, RefusesCreateOfExistingAccount) {
+  EXPECT_EQ(refusal(signed_transfer(0, address_for(1), 5, kFee, 0, true)), "recipient_exists");
+}
+
+TEST_F(StateTest, RefusesEachBrokenRuleWithItsReason) {
+  EXPECT_EQ(refusal(signed_transfer(0, address_for(0), 5, kFee, 0)), "self_transfer");
+  EXPECT_EQ(refusal(signed_transfer(0, address_for(1), 5, kFee - 1, 0)), "fee_too_low");
+  EXPECT_EQ(refusal(signed_transfer(0, address_for(1), UINT64_MAX, kFee, 0)), "amount_overflow");
+  EXPECT_EQ(refusal(signed_transfer(77, address_for(1), 5, kFee, 0)), "unknown_sender");
+  EXPECT_EQ(refusal(signed_transfer(0, address_for(1), 5, kFee, 1)), "bad_nonce");
+  EXPECT_EQ(refusal(signed_transfer(0, address_for(1), 1000 - kFee + 1, kFee, 0)),
+            "insufficient_funds");
+  EXPECT_EQ(refusal(signed_transfer(2, address_for(1), 0, kFee, 0)), "insufficient_funds");
+  EXPECT_EQ(refusal(signed_transfer(0, address_for(1), 5, kFee, 0, false, "tally-other")),
+            "invalid_signature");
+  Transaction tampered = signed_transfer(0, address_for(1), 5, kFee, 0);
+  tampered.transfer.amount = Amount{6};
+  EXPECT_EQ(refusal(tampered), "invalid_signature");
+}
+
+TEST_F(StateTest, ReplayIsRefusedByNonce) {
+  Transaction transfer = signed_transfer(0, address_for(1), 5, kFee, 0);
+  ASSERT_TRUE(apply({transfer}).ok());
+  EXPECT_EQ(refusal(transfer), "bad_nonce");
+  Result<BlockOutcome> replay = apply({transfer});
+  ASSERT_FALSE(replay.ok());
+  EXPECT_EQ(replay.error().code, "bad_nonce");
+}
+
+TEST_F(StateTest, SameTransactionTwiceInABlockAppliesAtMostOnce) {
+  Transaction transfer = signed_transfer(0, address_for(1), 5, kFee, 0);
+  Result<BlockOutcome> outcome = apply({transfer, transfer});
+  ASSERT_FALSE(outcome.ok());
+  EXPECT_EQ(outcome.error().code, "bad_nonce");
+  EXPECT_EQ(balance(0), 1000u);
+}
+
+TEST_F(StateTest, BlockIsAllOrNothing) {
+  Hash256 root_before = state_.state_root();
+  Transaction good = signed_transfer(0, address_for(1), 5, kFee, 0);
+  Transaction bad = signed_transfer(1, address_for(0), 9999, kFee, 0);
+  Result<BlockOutcome> outcome = apply({good, bad});
+  ASSERT_FALSE(outcome.ok());
+  EXPECT_EQ(outcome.error().code, "insufficient_funds");
+  EXPECT_NE(outcome.error().message.find("transaction 1"), std::string::npos);
+  EXPECT_EQ(state_.height(), 0u);
+  EXPECT_EQ(balance(0), 1000u);
+  EXPECT_EQ(balance(1), 500u);
+  EXPECT_EQ(state_.state_root(), root_before);
+}
+
+TEST_F(StateTest, TransactionsInABlockSeeEarlierOnes) {
+  // The second spends what the first delivered; the third uses the next nonce.
+  Result<BlockOutcome> outcome = apply({signed_transfer(0, address_for(2), 100, kFee, 0),
+                                        signed_transfer(2, address_for(50), 90, kFee, 0, true),
+                                        signed_transfer(0, address_for(50), 1, kFee, 1)});
+  ASSERT_TRUE(outcome.ok()) << outcome.error().message;
+  EXPECT_EQ(balance(2), 0u);
+  EXPECT_EQ(balance(50), 91u);
+  EXPECT_EQ(state_.account(proposer())->balance.units, 3 * kFee);
+}
+
+TEST_F(StateTest, ProposerCanSpendFeesItCollectsInTheSameBlock) {
+  uint32_t proposer_index = kValidatorKeyBase;
+  Result<BlockOutcome> outcome =
+      apply({signed_transfer(0, address_for(1), 5, 2 * kFee, 0),
+             signed_transfer(proposer_index, address_for(1), 5, kFee, 0)});
+  ASSERT_TRUE(outcome.ok()) << outcome.error().message;
+  EXPECT_EQ(state_.account(proposer())->balance.units, 2 * kFee - 5);
+}
+
+TEST_F(StateTest, RejectsWrongHeightUnknownProposerAndOversizedBlocks) {
+  Transaction transfer = signed_transfer(0, address_for(1), 5, kFee, 0);
+  EXPECT_EQ(state_.apply_block(2, proposer(), {&transfer, 1}, verifier_).error().code,
+            "wrong_height");
+  EXPECT_EQ(state_.apply_block(1, address_for(99), {&transfer, 1}, verifier_).error().code,
+            "unknown_proposer");
+
+  Genesis genesis = make_genesis({1000});
+  genesis.params.max_block_txs = 1;
+  State small = State::from_genesis(genesis).value();
+  std::vector<Transaction> two = {transfer, signed_transfer(0, address_for(1), 5, kFee, 1)};
+  EXPECT_EQ(small.apply_block(1, proposer(), two, verifier_).error().code, "block_too_large");
+}
+
+TEST_F(StateTest, EmptyBlockAdvancesHeightAndKeepsRoot) {
+  Hash256 root = state_.state_root();
+  ASSERT_TRUE(apply({}).ok());
+  EXPECT_EQ(state_.height(), 1u);
+  EXPECT_EQ(state_.state_root(), root);
+}
+
+// Stands in for the node's cache: reports what admission decided, counts questions.
+class RecordingVerifier final : public SignatureVerifier {
+ public:
+  explicit RecordingVerifier(bool answer) : answer_(answer) {}
+  bool is_valid(const Transaction&, std::string_view) const override {
+    calls_.fetch_add(1);
+    return answer_;
+  }
+  int calls() const { return calls_.load(); }
+
+ private:
+  bool answer_;
+  mutable std::atomic<int> calls_{0};
+};
+
+TEST_F(StateTest, BlockSignatureChecksGoThroughTheVerifier) {
+  RecordingVerifier rejecting(false);
+  Transaction transfer = signed_transfer(0, address_for(1), 5, kFee, 0);
+  Result<BlockOutcome> refused = state_.apply_block(1, proposer(), {&transfer, 1}, rejecting);
+  ASSERT_FALSE(refused.ok());
+  EXPECT_EQ(refused.error().code, "invalid_signature");
+  EXPECT_EQ(rejecting.calls(), 1);
+
+  RecordingVerifier accepting(true);
+  ASSERT_TRUE(state_.apply_block(1, proposer(), {&transfer, 1}, accepting).ok());
+  EXPECT_EQ(accepting.calls(), 1);
+}
+
+TEST_F(StateTest, AccountProofsVerifyAgainstTheRoot) {
+  ASSERT_TRUE(apply({signed_transfer(0, address_for(1), 5, kFee, 0)}).ok());
+  Hash256 root = state_.state_root();
+  std::optional<Account> account = state_.account(address_for(1));
+  TreeProof proof = state_.prove(address_for(1));
+  EXPECT_TRUE(verify_account_proof(root, address_for(1), account, proof).ok());
+
+  Account forged = *account;
+  forged.balance = Amount{forged.balance.units + 1};
+  EXPECT_FALSE(verify_account_proof(root, address_for(1), forged, proof).ok());
+  EXPECT_FALSE(verify_account_proof(root, address_for(1), std::nullopt, proof).ok());
+
+  TreeProof absence = state_.prove(address_for(12345));
+  EXPECT_TRUE(verify_account_proof(root, address_for(12345), std::nullopt, absence).ok());
+  EXPECT_FALSE(verify_account_proof(root, address_for(12345), Account{}, absence).ok());
+}
+
+TEST_F(StateTest, RootDependsOnContentNotHistory) {
+  // Two different paths to the same balances and nonces give the same root.
+  State other = State::from_genesis(make_genesis({1000, 500, 0})).value();
+  ASSERT_TRUE(apply({signed_transfer(0, address_for(1), 5, kFee, 0),
+                     signed_transfer(1, address_for(0), 3, kFee, 0)})
+                  .ok());
+  ASSERT_TRUE(other.apply_block(1, proposer(), {}, verifier_).ok());
+  std::vector<Transaction> reversed = {signed_transfer(1, address_for(0), 3, kFee, 0),
+                                       signed_transfer(0, address_for(1), 5, kFee, 0)};
+  ASSERT_TRUE(other.apply_block(2, proposer(), reversed, verifier_).ok());
+  EXPECT_EQ(other.state_root(), state_.state_root());
+}
+
+}  // namespace
+}  // namespace tally

@@ -1,0 +1,145 @@
+#pragma once
+// The ledger state machine: every account, the rules a transaction must follow, and atomic
+// application of blocks. The rules are those of docs/protocol.md; each refusal carries a
+// stable error code:
+//
+//   self_transfer       from == to
+//   fee_too_low         fee < params.min_fee
+//   amount_overflow     amount + fee does not fit in 64 bits
+//   unknown_sender      the sender has no account
+//   bad_nonce           nonce != the sender's next nonce
+//   insufficient_funds  amount + fee > the sender's balance
+//   unknown_recipient   the recipient has no account and `create` is not set
+//   recipient_exists    `create` is set but the recipient already has an account
+//   invalid_signature   the signature is not the sender's over the signing message
+//   balance_overflow    the recipient's balance would overflow (impossible with a fixed supply
+//                       below 2^64, checked anyway)
+//
+// Invariant, asserted after every block: the sum of all balances equals the genesis supply.
+// State is deterministic: it never reads a clock or a random source, and it never lets the
+// order of a hash table reach anything hashed or returned.
+
+#include <absl/container/flat_hash_map.h>
+
+#include <optional>
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "core/amount.h"
+#include "core/status.h"
+#include "crypto/address.h"
+#include "ledger/account.h"
+#include "ledger/genesis.h"
+#include "ledger/state_tree.h"
+#include "ledger/transaction.h"
+
+namespace tally {
+
+using AccountMap = absl::flat_hash_map<Address, Account, AddressHasher>;
+
+// Decides whether a transaction's signature is valid. A node verifies each transaction once, at
+// admission, and answers from that result when the transaction comes back inside a block.
+class SignatureVerifier {
+ public:
+  virtual ~SignatureVerifier() = default;
+  virtual bool is_valid(const Transaction& transaction, std::string_view chain_id) const = 0;
+};
+
+// Verifies with libsodium on every call.
+class DirectSignatureVerifier final : public SignatureVerifier {
+ public:
+  bool is_valid(const Transaction& transaction, std::string_view chain_id) const override;
+};
+
+// The checks that need no state: self transfer, minimum fee, amount + fee overflow.
+Status check_transaction_format(const Transaction& transaction, const ChainParams& params);
+
+class State;
+
+// A view of State plus uncommitted changes, for checking and applying transactions in sequence
+// without touching State: block validation, block building and mempool admission use it.
+class StateOverlay {
+ public:
+  explicit StateOverlay(const State& base);
+
+  std::optional<Account> account(const Address& address) const;
+
+  // Every rule except the signature, which the caller must have verified.
+  Status check(const Transaction& transaction) const;
+
+  // REQUIRES: the signature was verified. Checks, then moves `amount` to the recipient (creating
+  // it if `create`), debits amount + fee, increments the sender's nonce and credits the fee to
+  // `fee_recipient` (whose account must exist). On error nothing changes.
+  Status apply(const Transaction& transaction, const Address& fee_recipient, uint64_t height);
+
+  const AccountMap& changes() const { return changes_; }
+
+ private:
+  const State& base_;
+  AccountMap changes_;
+};
+
+struct BlockOutcome {
+  Hash256 state_root;
+  Amount fees_collected;
+  size_t accounts_created = 0;
+  // Every account whose entry changed, in address order.
+  std::vector<Address> touched;
+};
+
+class State {
+ public:
+  static Result<State> from_genesis(const Genesis& genesis);
+
+  State(State&&) noexcept = default;
+  State& operator=(State&&) noexcept = default;
+
+  const std::string& chain_id() const { return chain_id_; }
+  const ChainParams& params() const { return params_; }
+  Amount total_supply() const { return total_supply_; }
+  // Height of the last applied block; 0 is the genesis state.
+  uint64_t height() const { return height_; }
+  size_t account_count() const { return accounts_.size(); }
+
+  std::optional<Account> account(const Address& address) const;
+
+  // Full validity of one transaction against the current state, signature included.
+  Status validate(const Transaction& transaction, const SignatureVerifier& verifier) const;
+  Status validate(const Transaction& transaction) const;
+
+  // Applies the block at `height` (= height() + 1) all or nothing: if any transaction is invalid
+  // the error names its index and reason and the state is unchanged. Fees go to `proposer`.
+  Result<BlockOutcome> apply_block(uint64_t height, const Address& proposer,
+                                   std::span<const Transaction> transactions,
+                                   const SignatureVerifier& verifier);
+
+  Hash256 state_root();
+  // Proof of the account (or of its absence) against state_root().
+  TreeProof prove(const Address& address);
+
+  // Sums every balance (O(accounts)); apply_block checks the same invariant incrementally.
+  unsigned __int128 sum_of_balances() const;
+
+  // Every account in address order (for snapshots and audits).
+  std::vector<std::pair<Address, Account>> sorted_accounts() const;
+
+ private:
+  friend class StateOverlay;
+  State() = default;
+
+  std::string chain_id_;
+  ChainParams params_;
+  Amount total_supply_;
+  uint64_t height_ = 0;
+  AccountMap accounts_;
+  StateTree tree_;
+};
+
+// Checks an account proof against a state root: `account` present means inclusion of exactly
+// that account, absent means the address has no account. Needs nothing but the root.
+Status verify_account_proof(const Hash256& state_root, const Address& address,
+                            const std::optional<Account>& account, const TreeProof& proof);
+
+}  // namespace tally
