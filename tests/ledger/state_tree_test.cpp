@@ -1,0 +1,478 @@
+#include "ledger/state_tree.h"
+
+#include <gtest/gtest.h>
+
+#include <string>
+
+#include "crypto/sha256.h"
+
+namespace tally {
+namespace {
+
+// Hashes recomputed here from the documented rules, independently of the implementation.
+Hash256 leaf_hash(const Hash256& key, const Hash256& value_hash) {
+  const Bytes domain{0x00};
+  return sha256_parts({domain, key.span(), value_hash.span()});
+}
+
+Hash256 internal_hash(const Hash256& left, const Hash256& right) {
+  const Bytes domain{0x01};
+  return sha256_parts({domain, left.span(), right.span()});
+}
+
+const Hash256 kZero{};
+
+int bit_of(const Hash256& key, size_t index) {
+  return (key.data[index / 8] >> (7 - index % 8)) & 1;
+}
+
+Hash256 flip_bit(Hash256 key, size_t index) {
+  key.data[index / 8] ^= static_cast<uint8_t>(0x80 >> (index % 8));
+  return key;
+}
+
+// A key whose first bytes are given and whose remaining bytes are zero.
+Hash256 key_with_prefix(std::initializer_list<uint8_t> prefix) {
+  Hash256 key;
+  std::copy(prefix.begin(), prefix.end(), key.data.begin());
+  return key;
+}
+
+Hash256 value(int number) {
+  return sha256(as_bytes("value " + std::to_string(number)));
+}
+
+Hash256 pseudo_random_key(int number) {
+  return sha256(as_bytes("key " + std::to_string(number)));
+}
+
+// Folds `node`, the hash at depth `to_depth`, up through a chain of internal nodes whose other
+// child is empty at every depth in [from_depth, to_depth), following `key`'s bits.
+Hash256 fold_chain(Hash256 node, const Hash256& key, size_t from_depth, size_t to_depth) {
+  for (size_t depth = to_depth; depth-- > from_depth;) {
+    node = bit_of(key, depth) == 0 ? internal_hash(node, kZero) : internal_hash(kZero, node);
+  }
+  return node;
+}
+
+void expect_invalid(const Status& status, const std::string& reason_part = "") {
+  ASSERT_FALSE(status.ok());
+  EXPECT_EQ(status.error().code, "invalid_proof");
+  if (!reason_part.empty()) {
+    EXPECT_NE(status.error().message.find(reason_part), std::string::npos)
+        << status.error().message;
+  }
+}
+
+void expect_decode_error(const Bytes& bytes, const std::string& code) {
+  Result<TreeProof> decoded = TreeProof::decode(bytes);
+  ASSERT_FALSE(decoded.ok()) << to_hex(bytes);
+  EXPECT_EQ(decoded.error().code, code) << decoded.error().message;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Roots
+
+TEST(StateTree, EmptyTreeRootIsZero) {
+  StateTree tree;
+  EXPECT_TRUE(tree.root().is_zero());
+  EXPECT_EQ(tree.size(), 0u);
+  EXPECT_FALSE(tree.get(pseudo_random_key(1)).has_value());
+}
+
+TEST(StateTree, SingleKeyRootIsItsLeafHash) {
+  StateTree tree;
+  const Hash256 key = pseudo_random_key(1);
+  tree.set(key, value(1));
+  EXPECT_EQ(tree.root(), leaf_hash(key, value(1)));
+  EXPECT_EQ(tree.size(), 1u);
+  EXPECT_EQ(tree.get(key), value(1));
+}
+
+TEST(StateTree, KeysDifferingAtBitZeroHangFromTheRoot) {
+  const Hash256 left = key_with_prefix({0x12, 0x34});
+  const Hash256 right = key_with_prefix({0x92, 0x34});  // Same key with bit 0 set.
+  const Hash256 expected = internal_hash(leaf_hash(left, value(1)), leaf_hash(right, value(2)));
+
+  StateTree forward;
+  forward.set(left, value(1));
+  forward.set(right, value(2));
+  EXPECT_EQ(forward.root(), expected);
+
+  StateTree backward;
+  backward.set(right, value(2));
+  backward.set(left, value(1));
+  EXPECT_EQ(backward.root(), expected);
+}
+
+TEST(StateTree, KeysSharingALongPrefixHangBelowAChainOfInternalNodes) {
+  const Hash256 a = key_with_prefix({0xa5, 0x3c, 0x96, 0x7e});
+  const Hash256 b = flip_bit(a, 20);  // Equal in bits 0..19.
+  StateTree tree;
+  tree.set(a, value(1));
+  tree.set(b, value(2));
+
+  const Hash256 leaf_a = leaf_hash(a, value(1));
+  const Hash256 leaf_b = leaf_hash(b, value(2));
+  const Hash256 split =
+      bit_of(a, 20) == 0 ? internal_hash(leaf_a, leaf_b) : internal_hash(leaf_b, leaf_a);
+  EXPECT_EQ(tree.root(), fold_chain(split, a, 0, 20));
+
+  // A third key leaving the shared path at bit 3 puts a two-way node at depth 3.
+  const Hash256 c = flip_bit(a, 3);
+  tree.set(c, value(3));
+  const Hash256 ab_subtree = fold_chain(split, a, 4, 20);
+  const Hash256 leaf_c = leaf_hash(c, value(3));
+  const Hash256 at_depth_3 =
+      bit_of(a, 3) == 0 ? internal_hash(ab_subtree, leaf_c) : internal_hash(leaf_c, ab_subtree);
+  EXPECT_EQ(tree.root(), fold_chain(at_depth_3, a, 0, 3));
+  EXPECT_EQ(tree.size(), 3u);
+  EXPECT_EQ(tree.get(a), value(1));
+  EXPECT_EQ(tree.get(b), value(2));
+  EXPECT_EQ(tree.get(c), value(3));
+}
+
+TEST(StateTree, KeysDifferingOnlyInTheLastBitSitAtDepth256) {
+  const Hash256 a = pseudo_random_key(7);
+  const Hash256 b = flip_bit(a, 255);
+  StateTree tree;
+  tree.set(a, value(1));
+  tree.set(b, value(2));
+
+  const Hash256 leaf_a = leaf_hash(a, value(1));
+  const Hash256 leaf_b = leaf_hash(b, value(2));
+  const Hash256 split =
+      bit_of(a, 255) == 0 ? internal_hash(leaf_a, leaf_b) : internal_hash(leaf_b, leaf_a);
+  const Hash256 root = tree.root();
+  EXPECT_EQ(root, fold_chain(split, a, 0, 255));
+
+  const TreeProof proof = tree.prove(b);
+  EXPECT_EQ(proof.siblings.size(), 256u);
+  EXPECT_TRUE(verify_tree_proof(root, b, value(2), proof).ok());
+  Result<TreeProof> decoded = TreeProof::decode(proof.encode());
+  ASSERT_TRUE(decoded.ok());
+  EXPECT_TRUE(verify_tree_proof(root, b, value(2), *decoded).ok());
+}
+
+TEST(StateTree, UpdatingAValueChangesTheRoot) {
+  StateTree tree;
+  const Hash256 key = pseudo_random_key(1);
+  tree.set(key, value(1));
+  tree.set(pseudo_random_key(2), value(2));
+  const Hash256 before = tree.root();
+
+  tree.set(key, value(3));
+  const Hash256 after = tree.root();
+  EXPECT_NE(after, before);
+  EXPECT_EQ(tree.get(key), value(3));
+  EXPECT_EQ(tree.size(), 2u);
+
+  StateTree rebuilt;
+  rebuilt.set(pseudo_random_key(2), value(2));
+  rebuilt.set(key, value(3));
+  EXPECT_EQ(rebuilt.root(), after);
+
+  tree.set(key, value(3));  // Same value again: nothing changes.
+  EXPECT_EQ(tree.root(), after);
+  tree.set(key, value(1));  // Back to the first value: back to the first root.
+  EXPECT_EQ(tree.root(), before);
+}
+
+TEST(StateTree, RootIsLazyAcrossManyUpdates) {
+  StateTree incremental;
+  StateTree batch;
+  for (int number = 0; number < 500; ++number) {
+    incremental.set(pseudo_random_key(number), value(number));
+    if (number % 37 == 0)
+      (void)incremental.root();
+  }
+  for (int number = 499; number >= 0; --number) {
+    batch.set(pseudo_random_key(number), value(number));
+  }
+  EXPECT_EQ(incremental.root(), batch.root());
+  EXPECT_EQ(incremental.size(), 500u);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Proofs
+//
+// The fixture tree, by key bits:
+//   a = 0000 0000 ...   b = 0000 0100 ...   (equal in bits 0..4, split at bit 5)
+//   c = 1000 0000 ...
+// root -> left: chain of internal nodes at depths 1..4 down to the split at depth 5;
+//      -> right: c's leaf.
+class StateTreeProofs : public testing::Test {
+ protected:
+  StateTreeProofs() {
+    tree_.set(a_, value(1));
+    tree_.set(b_, value(2));
+    tree_.set(c_, value(3));
+    root_ = tree_.root();
+  }
+
+  const Hash256 a_ = key_with_prefix({0x00});
+  const Hash256 b_ = key_with_prefix({0x04});
+  const Hash256 c_ = key_with_prefix({0x80});
+  StateTree tree_;
+  Hash256 root_;
+};
+
+TEST_F(StateTreeProofs, InclusionProofsVerify) {
+  for (const auto& [key, number] : {std::pair{a_, 1}, std::pair{b_, 2}, std::pair{c_, 3}}) {
+    const TreeProof proof = tree_.prove(key);
+    EXPECT_EQ(proof.terminal, TreeProof::Terminal::leaf);
+    EXPECT_EQ(proof.leaf_key, key);
+    EXPECT_TRUE(verify_tree_proof(root_, key, value(number), proof).ok());
+  }
+  EXPECT_EQ(tree_.prove(a_).siblings.size(), 6u);
+  EXPECT_EQ(tree_.prove(c_).siblings.size(), 1u);
+}
+
+TEST_F(StateTreeProofs, InclusionProofWithWrongValueFails) {
+  const TreeProof proof = tree_.prove(a_);
+  expect_invalid(verify_tree_proof(root_, a_, value(2), proof), "different value");
+}
+
+TEST_F(StateTreeProofs, NonInclusionProofEndingInAnEmptySubtreeVerifies) {
+  const Hash256 absent = key_with_prefix({0x40});  // Leaves the a/b chain at depth 1.
+  const TreeProof proof = tree_.prove(absent);
+  EXPECT_EQ(proof.terminal, TreeProof::Terminal::empty);
+  ASSERT_EQ(proof.siblings.size(), 2u);
+  EXPECT_EQ(proof.siblings[0], leaf_hash(c_, value(3)));
+  EXPECT_TRUE(verify_tree_proof(root_, absent, std::nullopt, proof).ok());
+  expect_invalid(verify_tree_proof(root_, absent, value(1), proof), "empty subtree");
+}
+
+TEST_F(StateTreeProofs, NonInclusionProofEndingAtAnotherLeafVerifies) {
+  const Hash256 near_c = flip_bit(c_, 255);
+  const TreeProof beside_c = tree_.prove(near_c);
+  EXPECT_EQ(beside_c.terminal, TreeProof::Terminal::leaf);
+  EXPECT_EQ(beside_c.leaf_key, c_);
+  EXPECT_EQ(beside_c.siblings.size(), 1u);
+  EXPECT_TRUE(verify_tree_proof(root_, near_c, std::nullopt, beside_c).ok());
+  expect_invalid(verify_tree_proof(root_, near_c, value(3), beside_c), "another key");
+
+  const Hash256 near_a = key_with_prefix({0x02});  // Reaches a's leaf at depth 6.
+  const TreeProof beside_a = tree_.prove(near_a);
+  EXPECT_EQ(beside_a.terminal, TreeProof::Terminal::leaf);
+  EXPECT_EQ(beside_a.leaf_key, a_);
+  EXPECT_EQ(beside_a.siblings.size(), 6u);
+  EXPECT_TRUE(verify_tree_proof(root_, near_a, std::nullopt, beside_a).ok());
+}
+
+TEST_F(StateTreeProofs, EmptyTreeProvesAbsence) {
+  StateTree empty;
+  const TreeProof proof = empty.prove(a_);
+  EXPECT_EQ(proof.terminal, TreeProof::Terminal::empty);
+  EXPECT_TRUE(proof.siblings.empty());
+  EXPECT_TRUE(verify_tree_proof(kZero, a_, std::nullopt, proof).ok());
+  expect_invalid(verify_tree_proof(root_, a_, std::nullopt, proof), "root");
+}
+
+TEST_F(StateTreeProofs, NonInclusionFailsForAPresentKey) {
+  // The key's own proof does not show absence...
+  expect_invalid(verify_tree_proof(root_, a_, std::nullopt, tree_.prove(a_)), "own leaf");
+  // ...and neither does another key's absence proof, whether it ends in an empty subtree or at a
+  // leaf, nor a proof borrowed from a key on another path.
+  expect_invalid(verify_tree_proof(root_, a_, std::nullopt, tree_.prove(key_with_prefix({0x40}))));
+  expect_invalid(verify_tree_proof(root_, a_, std::nullopt, tree_.prove(flip_bit(c_, 255))),
+                 "not on the key's path");
+  expect_invalid(verify_tree_proof(root_, b_, std::nullopt, tree_.prove(a_)));
+}
+
+TEST_F(StateTreeProofs, TamperedProofsFail) {
+  const TreeProof honest = tree_.prove(a_);
+  ASSERT_TRUE(verify_tree_proof(root_, a_, value(1), honest).ok());
+
+  for (size_t index = 0; index < honest.siblings.size(); ++index) {
+    TreeProof proof = honest;
+    proof.siblings[index].data[31] ^= 1;
+    expect_invalid(verify_tree_proof(root_, a_, value(1), proof), "root");
+  }
+
+  TreeProof wrong_value = honest;
+  wrong_value.leaf_value_hash = value(9);
+  expect_invalid(verify_tree_proof(root_, a_, value(9), wrong_value), "root");
+
+  TreeProof wrong_key = honest;
+  wrong_key.leaf_key = flip_bit(a_, 200);
+  expect_invalid(verify_tree_proof(root_, a_, value(1), wrong_key), "another key");
+  expect_invalid(verify_tree_proof(root_, wrong_key.leaf_key, value(1), wrong_key), "root");
+
+  TreeProof emptied = honest;
+  emptied.terminal = TreeProof::Terminal::empty;
+  expect_invalid(verify_tree_proof(root_, a_, std::nullopt, emptied), "root");
+
+  TreeProof shortened = honest;
+  shortened.siblings.pop_back();  // Now ends beside the chain's empty subtree.
+  expect_invalid(verify_tree_proof(root_, a_, value(1), shortened), "empty sibling");
+
+  TreeProof lengthened = honest;
+  lengthened.siblings.push_back(value(5));
+  expect_invalid(verify_tree_proof(root_, a_, value(1), lengthened), "root");
+
+  TreeProof unknown_terminal = honest;
+  unknown_terminal.terminal = static_cast<TreeProof::Terminal>(2);
+  expect_invalid(verify_tree_proof(root_, a_, value(1), unknown_terminal), "terminal");
+}
+
+TEST_F(StateTreeProofs, LeafWithAnEmptySiblingIsRejectedAsNonCanonical) {
+  // c's leaf pushed one level down beside an empty subtree: the shape of a tree that failed to
+  // lift the leaf. Recompute the root such a tree would have, so only the shape check can fail.
+  TreeProof proof = tree_.prove(c_);
+  proof.siblings.push_back(kZero);
+  const Hash256 leaf_c = leaf_hash(c_, value(3));
+  const Hash256 pushed_down =
+      bit_of(c_, 1) == 0 ? internal_hash(leaf_c, kZero) : internal_hash(kZero, leaf_c);
+  const Hash256 bogus_root = internal_hash(proof.siblings[0], pushed_down);
+  expect_invalid(verify_tree_proof(bogus_root, c_, value(3), proof), "empty sibling");
+}
+
+TEST_F(StateTreeProofs, MoreThan256SiblingsAreRejected) {
+  TreeProof proof = tree_.prove(a_);
+  proof.siblings.resize(257, value(4));
+  expect_invalid(verify_tree_proof(root_, a_, value(1), proof), "at most 256");
+}
+
+TEST_F(StateTreeProofs, ProofAgainstAStaleRootFails) {
+  const TreeProof old_proof = tree_.prove(a_);
+  tree_.set(c_, value(4));  // Changes the root, not a's value.
+  const Hash256 new_root = tree_.root();
+  ASSERT_NE(new_root, root_);
+
+  expect_invalid(verify_tree_proof(new_root, a_, value(1), old_proof), "root");
+  EXPECT_TRUE(verify_tree_proof(root_, a_, value(1), old_proof).ok());
+  const TreeProof new_proof = tree_.prove(a_);
+  EXPECT_TRUE(verify_tree_proof(new_root, a_, value(1), new_proof).ok());
+  expect_invalid(verify_tree_proof(root_, a_, value(1), new_proof), "root");
+}
+
+TEST_F(StateTreeProofs, ProveComputesTheRootFirst) {
+  tree_.set(c_, value(5));
+  const TreeProof proof = tree_.prove(a_);  // No root() call in between.
+  EXPECT_TRUE(verify_tree_proof(tree_.root(), a_, value(1), proof).ok());
+}
+
+TEST_F(StateTreeProofs, ProofsWithManyKeys) {
+  StateTree tree;
+  for (int number = 0; number < 300; ++number) {
+    tree.set(pseudo_random_key(number), value(number));
+  }
+  const Hash256 root = tree.root();
+  for (int number = 0; number < 300; ++number) {
+    const TreeProof proof = tree.prove(pseudo_random_key(number));
+    EXPECT_TRUE(verify_tree_proof(root, pseudo_random_key(number), value(number), proof).ok());
+    const Hash256 absent = pseudo_random_key(1000 + number);
+    EXPECT_TRUE(verify_tree_proof(root, absent, std::nullopt, tree.prove(absent)).ok());
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Encoding
+
+TEST(TreeProofEncoding, LayoutIsVersionTerminalCountBitmapSiblings) {
+  const Hash256 first = value(1);
+  const Hash256 third = value(2);
+  TreeProof proof;
+  proof.siblings = {first, kZero, third};
+  const Bytes bytes = proof.encode();
+  // Version 1, empty terminal, count 3 (u16 LE), bitmap 0b101, then the two non-empty siblings.
+  Bytes expected{0x01, 0x00, 0x03, 0x00, 0x05};
+  expected.insert(expected.end(), first.data.begin(), first.data.end());
+  expected.insert(expected.end(), third.data.begin(), third.data.end());
+  EXPECT_EQ(to_hex(bytes), to_hex(expected));
+
+  TreeProof leaf;
+  leaf.terminal = TreeProof::Terminal::leaf;
+  leaf.leaf_key = key_with_prefix({0xaa});
+  leaf.leaf_value_hash = key_with_prefix({0xbb});
+  // Version, leaf terminal, key, value hash, zero siblings (and so no bitmap).
+  const std::string key_hex = "aa" + std::string(62, '0');
+  const std::string value_hex = "bb" + std::string(62, '0');
+  EXPECT_EQ(to_hex(leaf.encode()), "0101" + key_hex + value_hex + "0000");
+}
+
+TEST_F(StateTreeProofs, EncodingRoundTrips) {
+  for (const Hash256& key : {a_, b_, c_, key_with_prefix({0x40}), flip_bit(c_, 255)}) {
+    const TreeProof proof = tree_.prove(key);
+    const Bytes bytes = proof.encode();
+    Result<TreeProof> decoded = TreeProof::decode(bytes);
+    ASSERT_TRUE(decoded.ok()) << decoded.error().message;
+    EXPECT_EQ(decoded->terminal, proof.terminal);
+    EXPECT_EQ(decoded->leaf_key, proof.leaf_key);
+    EXPECT_EQ(decoded->leaf_value_hash, proof.leaf_value_hash);
+    EXPECT_EQ(decoded->siblings, proof.siblings);
+    EXPECT_EQ(decoded->encode(), bytes);
+  }
+
+  StateTree empty;
+  const Bytes bytes = empty.prove(a_).encode();
+  EXPECT_EQ(to_hex(bytes), "01000000");  // Version, empty terminal, zero siblings.
+  ASSERT_TRUE(TreeProof::decode(bytes).ok());
+}
+
+TEST(TreeProofEncoding, AcceptsExactly256Siblings) {
+  TreeProof proof;
+  proof.siblings.assign(256, kZero);
+  proof.siblings[255] = value(1);
+  const Bytes bytes = proof.encode();
+  Result<TreeProof> decoded = TreeProof::decode(bytes);
+  ASSERT_TRUE(decoded.ok()) << decoded.error().message;
+  EXPECT_EQ(decoded->siblings, proof.siblings);
+}
+
+TEST(TreeProofEncoding, RejectsUnknownVersion) {
+  expect_decode_error({0x00, 0x00, 0x00, 0x00}, "unsupported_version");
+  expect_decode_error({0x02, 0x00, 0x00, 0x00}, "unsupported_version");
+}
+
+TEST(TreeProofEncoding, RejectsBadTerminalByte) {
+  expect_decode_error({0x01, 0x02, 0x00, 0x00}, "non_canonical");
+  expect_decode_error({0x01, 0xff, 0x00, 0x00}, "non_canonical");
+}
+
+TEST(TreeProofEncoding, RejectsMoreThan256Siblings) {
+  Bytes bytes{0x01, 0x00, 0x01, 0x01};  // 257 siblings.
+  bytes.resize(bytes.size() + 33, 0x00);
+  expect_decode_error(bytes, "oversized");
+  expect_decode_error({0x01, 0x00, 0xff, 0xff}, "oversized");
+}
+
+TEST(TreeProofEncoding, RejectsBitmapBitsPastTheCount) {
+  Bytes bytes{0x01, 0x00, 0x03, 0x00, 0x08};  // Bit 3 flagged, 3 siblings.
+  bytes.resize(bytes.size() + 32, 0x11);
+  expect_decode_error(bytes, "non_canonical");
+  expect_decode_error({0x01, 0x00, 0x01, 0x00, 0x80}, "non_canonical");
+}
+
+TEST(TreeProofEncoding, RejectsAllZeroSiblingFlaggedNonEmpty) {
+  Bytes bytes{0x01, 0x00, 0x02, 0x00, 0x03};
+  bytes.resize(bytes.size() + 32, 0x22);
+  bytes.resize(bytes.size() + 32, 0x00);  // The second flagged sibling is all zero.
+  expect_decode_error(bytes, "non_canonical");
+}
+
+TEST(TreeProofEncoding, RejectsTruncation) {
+  TreeProof proof;
+  proof.terminal = TreeProof::Terminal::leaf;
+  proof.leaf_key = value(1);
+  proof.leaf_value_hash = value(2);
+  proof.siblings = {value(3), kZero, value(4), value(5), kZero, kZero, kZero, kZero, value(6)};
+  const Bytes bytes = proof.encode();
+  ASSERT_TRUE(TreeProof::decode(bytes).ok());
+  for (size_t length = 0; length < bytes.size(); ++length) {
+    expect_decode_error(Bytes(bytes.begin(), bytes.begin() + static_cast<ptrdiff_t>(length)),
+                        "truncated");
+  }
+}
+
+TEST(TreeProofEncoding, RejectsTrailingBytes) {
+  TreeProof proof;
+  proof.siblings = {value(1)};
+  Bytes bytes = proof.encode();
+  bytes.push_back(0x00);
+  expect_decode_error(bytes, "trailing_bytes");
+}
+
+}  // namespace
+}  // namespace tally
