@@ -1,11 +1,12 @@
 // Ledger throughput: validate + apply of transfers (signature checks excluded and measured
-// separately), at 10,000 and 1,000,000 accounts.
+// separately), at 10,000 and 1,000,000 accounts, and the two-phase execute/commit path.
 
 #include <benchmark/benchmark.h>
 
 #include <map>
 #include <memory>
 #include <random>
+#include <utility>
 #include <vector>
 
 #include "ledger/state.h"
@@ -83,25 +84,31 @@ std::vector<Transaction> next_block(Ledger& ledger, size_t size) {
   return block;
 }
 
-void apply_transfers(benchmark::State& bench, size_t account_count) {
+Ledger& ledger_for(size_t account_count) {
   static std::map<size_t, std::unique_ptr<Ledger>> ledgers;  // built once per size
   auto& ledger = ledgers[account_count];
   if (!ledger)
     ledger = make_ledger(account_count);
-  constexpr size_t kBlockSize = 1000;
+  return *ledger;
+}
+
+constexpr size_t kBlockSize = 1000;
+
+void apply_transfers(benchmark::State& bench, size_t account_count) {
+  Ledger& ledger = ledger_for(account_count);
   AlreadyVerified verifier;
   for (auto _ : bench) {
     bench.PauseTiming();
-    std::vector<Transaction> block = next_block(*ledger, kBlockSize);
+    std::vector<Transaction> block = next_block(ledger, kBlockSize);
     bench.ResumeTiming();
     Result<BlockOutcome> outcome =
-        ledger->state.apply_block(ledger->state.height() + 1, ledger->proposer, block, verifier);
+        ledger.state.apply_block(ledger.state.height() + 1, ledger.proposer, block, verifier);
     if (!outcome.ok())
       bench.SkipWithError(outcome.error().message.c_str());
     benchmark::DoNotOptimize(outcome);
   }
   bench.SetItemsProcessed(bench.iterations() * kBlockSize);
-  bench.counters["accounts"] = static_cast<double>(ledger->state.account_count());
+  bench.counters["accounts"] = static_cast<double>(ledger.state.account_count());
 }
 
 // Validate + apply + state-root update, per transfer, signatures excluded.
@@ -113,6 +120,41 @@ void BM_ApplyTransfers_1MAccounts(benchmark::State& bench) {
 }
 BENCHMARK(BM_ApplyTransfers_10kAccounts)->Unit(benchmark::kMillisecond)->UseRealTime();
 BENCHMARK(BM_ApplyTransfers_1MAccounts)->Unit(benchmark::kMillisecond)->UseRealTime();
+
+// The consensus path: execute_block (validate + predict the state root, what a proposer and
+// every validator do before prevoting), then commit_block once decided. `timed_commit` says
+// whether the commit is measured too; without it the figure is execute_block alone.
+void execute_transfers(benchmark::State& bench, size_t account_count, bool timed_commit) {
+  Ledger& ledger = ledger_for(account_count);
+  AlreadyVerified verifier;
+  for (auto _ : bench) {
+    bench.PauseTiming();
+    std::vector<Transaction> block = next_block(ledger, kBlockSize);
+    bench.ResumeTiming();
+    Result<PendingBlock> pending =
+        ledger.state.execute_block(ledger.state.height() + 1, ledger.proposer, block, verifier);
+    if (!pending.ok()) {
+      bench.SkipWithError(pending.error().message.c_str());
+      break;
+    }
+    if (!timed_commit)
+      bench.PauseTiming();
+    ledger.state.commit_block(std::move(*pending));
+    if (!timed_commit)
+      bench.ResumeTiming();
+  }
+  bench.SetItemsProcessed(bench.iterations() * kBlockSize);
+  bench.counters["accounts"] = static_cast<double>(ledger.state.account_count());
+}
+
+void BM_ExecuteBlock_1MAccounts(benchmark::State& bench) {
+  execute_transfers(bench, 1'000'000, false);
+}
+void BM_ExecuteAndCommitBlock_1MAccounts(benchmark::State& bench) {
+  execute_transfers(bench, 1'000'000, true);
+}
+BENCHMARK(BM_ExecuteBlock_1MAccounts)->Unit(benchmark::kMillisecond)->UseRealTime();
+BENCHMARK(BM_ExecuteAndCommitBlock_1MAccounts)->Unit(benchmark::kMillisecond)->UseRealTime();
 
 void BM_VerifyTransactionSignature(benchmark::State& bench) {
   SecretKey key = SecretKey::from_seed(Seed{});

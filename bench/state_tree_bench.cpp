@@ -2,6 +2,9 @@
 //
 //   BM_StateTreeUpdateBatch/N   N existing keys get new values, then root(): the per-block
 //                               cost; `per_key` is the time per touched key.
+//   BM_StateTreeRootAfter*/N    the root N updates (existing keys) or N new keys would give,
+//                               computed without changing the tree: what predicting a block's
+//                               state root costs; `per_key` is the time per touched key.
 //   BM_StateTreeInsertBatch/N   the same with N new keys (grows the shared tree; runs last).
 //   BM_StateTreeProve*/Verify*  one proof, or one verification, against the 1M-key tree.
 //   BM_StateTreeBuild           1M random keys into an empty tree, plus the first root().
@@ -12,6 +15,7 @@
 #include <cstring>
 #include <optional>
 #include <random>
+#include <utility>
 #include <vector>
 
 #include "ledger/state_tree.h"
@@ -156,6 +160,32 @@ void BM_StateTreeProveAndVerifyAbsent(benchmark::State& state) {
   }
 }
 BENCHMARK(BM_StateTreeProveAndVerifyAbsent);
+
+// The batch is drawn inside the timed loop, as above; the tree is left as it was.
+void root_after_batch(benchmark::State& state, bool new_keys) {
+  PopulatedTree& populated_tree = populated();
+  (void)populated_tree.tree.root();
+  const auto batch = static_cast<size_t>(state.range(0));
+  std::vector<std::pair<Hash256, Hash256>> updates(batch);
+  for (auto _ : state) {
+    for (auto& [key, value_hash] : updates) {
+      key = new_keys ? random_hash(populated_tree.random) : populated_tree.random_key();
+      value_hash = random_hash(populated_tree.random);
+    }
+    benchmark::DoNotOptimize(populated_tree.tree.root_after(updates));
+  }
+  report_per_key(state, static_cast<int64_t>(batch));
+}
+
+void BM_StateTreeRootAfterUpdates(benchmark::State& state) {
+  root_after_batch(state, false);
+}
+BENCHMARK(BM_StateTreeRootAfterUpdates)->Arg(1000)->Unit(benchmark::kMicrosecond);
+
+void BM_StateTreeRootAfterNewKeys(benchmark::State& state) {
+  root_after_batch(state, true);
+}
+BENCHMARK(BM_StateTreeRootAfterNewKeys)->Arg(1000)->Unit(benchmark::kMicrosecond);
 
 // Registered last: every iteration adds `batch` accounts to the shared tree.
 void BM_StateTreeInsertBatch(benchmark::State& state) {

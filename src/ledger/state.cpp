@@ -138,6 +138,7 @@ Result<State> State::from_genesis(const Genesis& genesis) {
   for (const auto& [address, account] : state.accounts_) {
     state.tree_.set(account_tree_key(address), account_value_hash(account));
   }
+  state.tree_.root();  // Keeps the tree clean (see tree_).
   TALLY_ASSERT(state.sum_of_balances() == state.total_supply_.units);
   return state;
 }
@@ -162,9 +163,9 @@ Status State::validate(const Transaction& transaction) const {
   return validate(transaction, DirectSignatureVerifier());
 }
 
-Result<BlockOutcome> State::apply_block(uint64_t height, const Address& proposer,
-                                        std::span<const Transaction> transactions,
-                                        const SignatureVerifier& verifier) {
+Result<PendingBlock> State::execute_changes(uint64_t height, const Address& proposer,
+                                            std::span<const Transaction> transactions,
+                                            const SignatureVerifier& verifier) const {
   if (height != height_ + 1) {
     return make_error("wrong_height", "expected a block at height " + std::to_string(height_ + 1) +
                                           ", got " + std::to_string(height));
@@ -184,7 +185,9 @@ Result<BlockOutcome> State::apply_block(uint64_t height, const Address& proposer
   }
 
   StateOverlay overlay(*this);
-  BlockOutcome outcome;
+  PendingBlock pending;
+  pending.height = height;
+  BlockOutcome& outcome = pending.outcome;
   for (size_t index = 0; index < transactions.size(); ++index) {
     const Transaction& transaction = transactions[index];
     // Same order as validate(): the rules first, the signature last.
@@ -203,12 +206,16 @@ Result<BlockOutcome> State::apply_block(uint64_t height, const Address& proposer
       outcome.accounts_created += 1;
   }
 
+  pending.changes.assign(overlay.changes().begin(), overlay.changes().end());
+  std::sort(pending.changes.begin(), pending.changes.end(),
+            [](const auto& left, const auto& right) { return left.first < right.first; });
+
   // Conservation of supply, checked on the accounts the block touched: nothing is minted or
   // burned, value only moves. 128-bit sums cannot overflow.
   unsigned __int128 before = 0;
   unsigned __int128 after = 0;
-  outcome.touched.reserve(overlay.changes().size());
-  for (const auto& [address, changed] : overlay.changes()) {
+  outcome.touched.reserve(pending.changes.size());
+  for (const auto& [address, changed] : pending.changes) {
     std::optional<Account> previous = account(address);
     if (previous) {
       before += previous->balance.units;
@@ -218,20 +225,56 @@ Result<BlockOutcome> State::apply_block(uint64_t height, const Address& proposer
     outcome.touched.push_back(address);
   }
   TALLY_ASSERT_MSG(before == after, "a block changed the total supply");
+  return pending;
+}
 
-  std::sort(outcome.touched.begin(), outcome.touched.end());
-  for (const Address& address : outcome.touched) {
-    const Account& changed = overlay.changes().at(address);
+Result<PendingBlock> State::execute_block(uint64_t height, const Address& proposer,
+                                          std::span<const Transaction> transactions,
+                                          const SignatureVerifier& verifier) const {
+  Result<PendingBlock> pending = execute_changes(height, proposer, transactions, verifier);
+  if (!pending.ok())
+    return pending;
+  TALLY_ASSERT_MSG(tree_.is_clean(), "the state tree must be clean between commits");
+  std::vector<std::pair<Hash256, Hash256>> updates;
+  updates.reserve(pending->changes.size());
+  for (const auto& [address, changed] : pending->changes) {
+    updates.emplace_back(account_tree_key(address), account_value_hash(changed));
+  }
+  pending->outcome.state_root = tree_.root_after(updates);
+  return pending;
+}
+
+Hash256 State::write_changes(const PendingBlock& pending) {
+  TALLY_ASSERT_MSG(pending.height == height_ + 1, "a pending block must extend the current height");
+  for (const auto& [address, changed] : pending.changes) {
     accounts_[address] = changed;
     tree_.set(account_tree_key(address), account_value_hash(changed));
   }
-  height_ = height;
-  outcome.state_root = tree_.root();
-  return outcome;
+  height_ = pending.height;
+  return tree_.root();  // Keeps the tree clean (see tree_).
 }
 
-Hash256 State::state_root() {
-  return tree_.root();
+void State::commit_block(PendingBlock pending) {
+  const Hash256 root = write_changes(pending);
+  TALLY_ASSERT_MSG(root == pending.outcome.state_root,
+                   "a committed block gave another state root than its execution predicted "
+                   "(the state or the pending block changed in between)");
+}
+
+Result<BlockOutcome> State::apply_block(uint64_t height, const Address& proposer,
+                                        std::span<const Transaction> transactions,
+                                        const SignatureVerifier& verifier) {
+  // Executed without a root prediction: the commit computes the root anyway, so the hashing is
+  // done once.
+  Result<PendingBlock> pending = execute_changes(height, proposer, transactions, verifier);
+  if (!pending.ok())
+    return pending.error();
+  pending->outcome.state_root = write_changes(*pending);
+  return std::move(pending->outcome);
+}
+
+Hash256 State::state_root() const {
+  return tree_.peek_root();
 }
 
 TreeProof State::prove(const Address& address) {

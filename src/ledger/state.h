@@ -15,9 +15,13 @@
 //   balance_overflow    the recipient's balance would overflow (impossible with a fixed supply
 //                       below 2^64, checked anyway)
 //
-// Invariant, asserted after every block: the sum of all balances equals the genesis supply.
+// Invariant, asserted for every block: the sum of all balances equals the genesis supply.
 // State is deterministic: it never reads a clock or a random source, and it never lets the
 // order of a hash table reach anything hashed or returned.
+//
+// A block is applied in two phases: execute_block runs it against the state without changing it
+// and predicts the state root it gives (what a proposer puts in the header and a validator checks
+// before prevoting); commit_block then writes it. apply_block does both at once.
 
 #include <absl/container/flat_hash_map.h>
 
@@ -89,6 +93,13 @@ struct BlockOutcome {
   std::vector<Address> touched;
 };
 
+// A block executed against the state but not yet committed.
+struct PendingBlock {
+  uint64_t height = 0;
+  std::vector<std::pair<Address, Account>> changes;  // sorted by address
+  BlockOutcome outcome;                              // outcome.state_root = root after the block
+};
+
 class State {
  public:
   static Result<State> from_genesis(const Genesis& genesis);
@@ -115,7 +126,19 @@ class State {
                                    std::span<const Transaction> transactions,
                                    const SignatureVerifier& verifier);
 
-  Hash256 state_root();
+  // Executes the block against the current state without changing it: same checks and errors as
+  // apply_block, and the outcome's state_root is the root the block would give (O(touched x
+  // depth) hashes, not cached). Writes nothing, so it may run concurrently with other const
+  // members (given a thread-safe verifier).
+  Result<PendingBlock> execute_block(uint64_t height, const Address& proposer,
+                                     std::span<const Transaction> transactions,
+                                     const SignatureVerifier& verifier) const;
+  // Commits an executed block. REQUIRES: pending.height == height() + 1 and nothing was committed
+  // since it was executed (asserted: the state root after writing must equal the predicted one).
+  void commit_block(PendingBlock pending);
+
+  // O(1): the tree is rehashed when a block is committed, so its root is always current.
+  Hash256 state_root() const;
   // Proof of the account (or of its absence) against state_root().
   TreeProof prove(const Address& address);
 
@@ -129,11 +152,20 @@ class State {
   friend class StateOverlay;
   State() = default;
 
+  // execute_block without the root prediction; apply_block takes the root from the commit.
+  Result<PendingBlock> execute_changes(uint64_t height, const Address& proposer,
+                                       std::span<const Transaction> transactions,
+                                       const SignatureVerifier& verifier) const;
+  // Writes the changes and returns the new root.
+  Hash256 write_changes(const PendingBlock& pending);
+
   std::string chain_id_;
   ChainParams params_;
   Amount total_supply_;
   uint64_t height_ = 0;
   AccountMap accounts_;
+  // Invariant: clean (every cached hash current) between calls; from_genesis and commits end by
+  // rehashing it, so const members can read its root and predict roots without caching.
   StateTree tree_;
 };
 

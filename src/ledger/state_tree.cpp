@@ -1,5 +1,6 @@
 #include "ledger/state_tree.h"
 
+#include <algorithm>
 #include <array>
 #include <bit>
 #include <string>
@@ -17,6 +18,8 @@ constexpr uint8_t kInternalDomain = 0x01;
 constexpr uint8_t kProofVersion = 1;
 
 const Hash256 kEmptyHash{};
+
+using Entry = std::pair<Hash256, Hash256>;  // (key, value_hash)
 
 // Bit `depth` of the key, most significant bit of byte 0 first: the child taken at that depth.
 inline int key_bit(const Hash256& key, size_t depth) {
@@ -309,6 +312,91 @@ struct StateTree::Impl {
     }
     return kEmptyHash;
   }
+
+  // Hash of a node without writing any cache: the cached hash where it is current, recomputed
+  // below stale nodes otherwise.
+  Hash256 peek(NodeRef node) const {
+    if (node.is_internal()) {
+      const CachedHash& cached = internal_hashes[node.index()];
+      if (!cached.stale)
+        return cached.value;
+      const auto [left, right] = children[node.index()];
+      return internal_hash(peek(left), peek(right));
+    }
+    if (node.is_leaf()) {
+      const Leaf& leaf = leaves[node.index()];
+      return leaf.hash.stale ? leaf_hash(leaf.key, leaf.value_hash) : leaf.hash.value;
+    }
+    return kEmptyHash;
+  }
+
+  // Hash, from the definition, of the subtree at `depth` holding exactly `entries`: distinct keys
+  // sorted in bit order (byte-wise lexicographic) that share their first `depth` bits.
+  static Hash256 subtree_hash(std::span<const Entry> entries, size_t depth) {
+    if (entries.empty())
+      return kEmptyHash;
+    if (entries.size() == 1)
+      return leaf_hash(entries.front().first, entries.front().second);
+    // Sorted keys share exactly the prefix the first and the last share. Down to the first bit
+    // where they differ, every level is an internal node with one empty child.
+    const Hash256& first_key = entries.front().first;
+    const size_t split_depth = common_prefix_bits(first_key, entries.back().first);
+    TALLY_ASSERT(split_depth >= depth && split_depth < kKeyBits);
+    const auto middle = std::partition_point(entries.begin(), entries.end(), [&](const Entry& e) {
+      return key_bit(e.first, split_depth) == 0;
+    });
+    const auto left_count = static_cast<size_t>(middle - entries.begin());
+    Hash256 node = internal_hash(subtree_hash(entries.first(left_count), split_depth + 1),
+                                 subtree_hash(entries.subspan(left_count), split_depth + 1));
+    for (size_t level = split_depth; level-- > depth;) {
+      node = key_bit(first_key, level) == 0 ? internal_hash(node, kEmptyHash)
+                                            : internal_hash(kEmptyHash, node);
+    }
+    return node;
+  }
+
+  // Hash `node`, at `depth`, would have after `updates`: distinct keys sorted in bit order, all
+  // on the node's path (sharing its first `depth` bits). Descends only where updates go; an
+  // untouched subtree keeps its hash. Accounts are never deleted, so every existing internal node
+  // stays (it keeps at least two leaves below it) and only empty subtrees and leaves change
+  // shape: there the new subtree is hashed from its short list of leaves.
+  Hash256 hash_after(NodeRef node, size_t depth, std::span<const Entry> updates) const {
+    if (updates.empty())
+      return peek(node);
+    if (node.is_internal()) {
+      TALLY_ASSERT(depth < kKeyBits);
+      const auto middle = std::partition_point(updates.begin(), updates.end(), [&](const Entry& e) {
+        return key_bit(e.first, depth) == 0;
+      });
+      const auto left_count = static_cast<size_t>(middle - updates.begin());
+      const auto [left, right] = children[node.index()];
+      return internal_hash(hash_after(left, depth + 1, updates.first(left_count)),
+                           hash_after(right, depth + 1, updates.subspan(left_count)));
+    }
+    if (node.is_empty())
+      return subtree_hash(updates, depth);
+
+    // A leaf keeps its place among the updates unless one of them replaces its value.
+    const Leaf& leaf = leaves[node.index()];
+    const auto position =
+        std::lower_bound(updates.begin(), updates.end(), leaf.key,
+                         [](const Entry& entry, const Hash256& key) { return entry.first < key; });
+    if (position != updates.end() && position->first == leaf.key)
+      return subtree_hash(updates, depth);
+    const Entry existing{leaf.key, leaf.value_hash};
+    if (updates.size() == 1) {  // The common case: one new key meets one leaf. No allocation.
+      const std::array<Entry, 2> pair = position == updates.begin()
+                                            ? std::array{existing, updates.front()}
+                                            : std::array{updates.front(), existing};
+      return subtree_hash(pair, depth);
+    }
+    std::vector<Entry> merged;
+    merged.reserve(updates.size() + 1);
+    merged.insert(merged.end(), updates.begin(), position);
+    merged.push_back(existing);
+    merged.insert(merged.end(), position, updates.end());
+    return subtree_hash(merged, depth);
+  }
 };
 
 StateTree::StateTree() : impl_(std::make_unique<Impl>()) {}
@@ -374,6 +462,37 @@ size_t StateTree::size() const {
 
 Hash256 StateTree::root() {
   return impl_->refresh(impl_->root);
+}
+
+bool StateTree::is_clean() const {
+  // Stale nodes have stale ancestors, so the root's flag speaks for the whole tree.
+  const Impl& tree = *impl_;
+  if (tree.root.is_internal())
+    return !tree.internal_hashes[tree.root.index()].stale;
+  if (tree.root.is_leaf())
+    return !tree.leaves[tree.root.index()].hash.stale;
+  return true;
+}
+
+Hash256 StateTree::peek_root() const {
+  return impl_->peek(impl_->root);
+}
+
+Hash256 StateTree::root_after(std::span<const Entry> updates) const {
+  // Sorted in bit order with one entry per key, the last given for it.
+  std::vector<Entry> sorted(updates.begin(), updates.end());
+  std::stable_sort(sorted.begin(), sorted.end(),
+                   [](const Entry& left, const Entry& right) { return left.first < right.first; });
+  size_t distinct = 0;
+  for (const Entry& entry : sorted) {
+    if (distinct > 0 && sorted[distinct - 1].first == entry.first) {
+      sorted[distinct - 1].second = entry.second;
+    } else {
+      sorted[distinct++] = entry;
+    }
+  }
+  sorted.resize(distinct);
+  return impl_->hash_after(impl_->root, 0, sorted);
 }
 
 TreeProof StateTree::prove(const Hash256& key) {

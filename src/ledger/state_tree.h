@@ -11,11 +11,14 @@
 // depends only on the set of (key, value_hash) pairs, never on the order of insertion.
 //
 // Updates are lazy: `set` marks the path dirty and `root` rehashes only dirty nodes, so a block
-// costs O(accounts touched x depth) hashes, never O(all accounts).
+// costs O(accounts touched x depth) hashes, never O(all accounts). `root_after` computes the root
+// a batch of updates would give without applying them (to check a block before committing it).
 
 #include <cstdint>
 #include <memory>
 #include <optional>
+#include <span>
+#include <utility>
 #include <vector>
 
 #include "core/bytes.h"
@@ -63,6 +66,19 @@ class StateTree {
 
   // Rehashes the dirty paths and returns the root hash.
   Hash256 root();
+  // Whether every cached hash is current: no `set` changed the tree since the last root()/prove().
+  bool is_clean() const;
+  // The root without touching any cache: O(1) on a clean tree; on a dirty one it recomputes the
+  // dirty paths on every call (call root() instead to keep the work).
+  Hash256 peek_root() const;
+
+  // The root the tree would have after `set(key, value_hash)` for each (key, value_hash) of
+  // `updates`, computed without changing the tree or its caches. Keys may come in any order; a key
+  // listed more than once takes the last value given for it. Costs O(updates x depth) hashes, plus
+  // on a dirty tree the rehash of its dirty paths (uncached, so call root() first when it is
+  // dirty).
+  Hash256 root_after(std::span<const std::pair<Hash256, Hash256>> updates) const;
+
   // Proof for `key` against `root()` (computed first if dirty).
   TreeProof prove(const Hash256& key);
 

@@ -5,6 +5,7 @@
 
 #include <map>
 #include <optional>
+#include <utility>
 
 #include "ledger/state.h"
 #include "test_chain.h"
@@ -156,6 +157,8 @@ RC_GTEST_PROP(StateProperty, RandomBlocksMatchReferenceModelAndConserveSupply, (
                                         {1, rc::gen::inRange<uint64_t>(0, uint64_t{1} << 62)}}));
   balances[0] += 1;  // a supply of zero is not a valid genesis
   State state = State::from_genesis(make_genesis(balances, {1}, kMinFee)).value();
+  // The same chain through the two-phase path: execute_block, then commit_block.
+  State twin = State::from_genesis(make_genesis(balances, {1}, kMinFee)).value();
   Model model;
   for (uint32_t index = 0; index < balances.size(); ++index)
     model[index].balance = balances[index];
@@ -187,17 +190,35 @@ RC_GTEST_PROP(StateProperty, RandomBlocksMatchReferenceModelAndConserveSupply, (
     }
 
     Hash256 root_before = state.state_root();
+    // Executing changes nothing, and predicts what applying gives.
+    Result<PendingBlock> pending =
+        twin.execute_block(twin.height() + 1, address_for(kProposerIndex), transactions, verifier);
+    RC_ASSERT(twin.state_root() == root_before);
+    RC_ASSERT(twin.height() == state.height());
+    check_state_matches_model(twin, model);
+
     Result<BlockOutcome> outcome =
         state.apply_block(state.height() + 1, address_for(kProposerIndex), transactions, verifier);
     RC_ASSERT(outcome.ok() == !refusal.has_value());
+    RC_ASSERT(pending.ok() == outcome.ok());
     if (outcome.ok()) {
       model = next;
       RC_ASSERT(outcome->state_root == state.state_root());
+      RC_ASSERT(pending->outcome.state_root == outcome->state_root);
+      RC_ASSERT(pending->outcome.touched == outcome->touched);
+      RC_ASSERT(pending->outcome.fees_collected == outcome->fees_collected);
+      RC_ASSERT(pending->outcome.accounts_created == outcome->accounts_created);
+      twin.commit_block(std::move(*pending));
+      RC_ASSERT(twin.state_root() == outcome->state_root);
     } else {
       RC_ASSERT(outcome.error().code == *refusal);
+      RC_ASSERT(pending.error().code == outcome.error().code);
+      RC_ASSERT(pending.error().message == outcome.error().message);
       RC_ASSERT(state.state_root() == root_before);  // all or nothing
     }
+    RC_ASSERT(twin.height() == state.height());
     check_state_matches_model(state, model);
+    check_state_matches_model(twin, model);
     RC_ASSERT(state.sum_of_balances() == supply);
     RC_ASSERT(root_rebuilt_from_scratch(state) == state.state_root());
   }

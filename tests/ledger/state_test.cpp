@@ -3,6 +3,9 @@
 #include <gtest/gtest.h>
 
 #include <atomic>
+#include <string>
+#include <utility>
+#include <vector>
 
 #include "test_chain.h"
 
@@ -234,6 +237,166 @@ TEST_F(StateTest, RootDependsOnContentNotHistory) {
                                        signed_transfer(0, address_for(1), 5, kFee, 0)};
   ASSERT_TRUE(other.apply_block(2, proposer(), reversed, verifier_).ok());
   EXPECT_EQ(other.state_root(), state_.state_root());
+}
+
+// ---------------------------------------------------------------------------------------------
+// Two-phase application: execute_block, then commit_block
+
+// The block used below: a transfer, a creation and a transfer from the new account's endorser.
+std::vector<Transaction> sample_block() {
+  return {signed_transfer(0, address_for(1), 300, kFee, 0),
+          signed_transfer(1, address_for(42), 25, kFee, 0, /*create=*/true),
+          signed_transfer(0, address_for(42), 7, kFee, 1)};
+}
+
+TEST_F(StateTest, ExecuteBlockLeavesTheStateUnchanged) {
+  const Hash256 root = state_.state_root();
+  const std::vector<Transaction> block = sample_block();
+  const State& view = state_;  // execute_block is const
+  Result<PendingBlock> pending = view.execute_block(1, proposer(), block, verifier_);
+  ASSERT_TRUE(pending.ok()) << pending.error().message;
+
+  EXPECT_EQ(state_.state_root(), root);
+  EXPECT_EQ(state_.height(), 0u);
+  EXPECT_EQ(balance(0), 1000u);
+  EXPECT_EQ(balance(1), 500u);
+  EXPECT_EQ(state_.account(proposer())->balance.units, 0u);
+  EXPECT_FALSE(state_.account(address_for(42)).has_value());
+  EXPECT_EQ(state_.account_count(), 4u);
+  EXPECT_TRUE(state_.validate(block[0]).ok());  // Its nonce is still free.
+
+  EXPECT_EQ(pending->height, 1u);
+  EXPECT_NE(pending->outcome.state_root, root);
+  EXPECT_EQ(pending->outcome.fees_collected.units, 3 * kFee);
+  EXPECT_EQ(pending->outcome.accounts_created, 1u);
+  // Sender 0, recipient 1, the new account 42 and the proposer, in address order.
+  ASSERT_EQ(pending->changes.size(), 4u);
+  ASSERT_EQ(pending->outcome.touched.size(), 4u);
+  for (size_t index = 0; index < pending->changes.size(); ++index) {
+    EXPECT_EQ(pending->changes[index].first, pending->outcome.touched[index]);
+    if (index > 0) {
+      EXPECT_LT(pending->changes[index - 1].first, pending->changes[index].first);
+    }
+  }
+}
+
+TEST_F(StateTest, CommitBlockReachesThePredictedRoot) {
+  Result<PendingBlock> pending = state_.execute_block(1, proposer(), sample_block(), verifier_);
+  ASSERT_TRUE(pending.ok()) << pending.error().message;
+  const Hash256 predicted = pending->outcome.state_root;
+  const std::vector<std::pair<Address, Account>> changes = pending->changes;
+  state_.commit_block(std::move(*pending));
+
+  EXPECT_EQ(state_.state_root(), predicted);
+  EXPECT_EQ(state_.height(), 1u);
+  EXPECT_EQ(balance(0), 1000u - 300 - 7 - 2 * kFee);
+  EXPECT_EQ(balance(1), 500u + 300 - 25 - kFee);
+  EXPECT_EQ(balance(42), 25u + 7);
+  EXPECT_EQ(state_.account(address_for(42))->endorser, address_for(1));
+  EXPECT_EQ(state_.account(proposer())->balance.units, 3 * kFee);
+  for (const auto& [address, account] : changes)
+    EXPECT_EQ(state_.account(address), account);
+  EXPECT_EQ(state_.sum_of_balances(), state_.total_supply().units);
+
+  // And the next block builds on it.
+  Result<PendingBlock> next = state_.execute_block(
+      2, proposer(), std::vector{signed_transfer(0, address_for(1), 1, kFee, 2)}, verifier_);
+  ASSERT_TRUE(next.ok()) << next.error().message;
+  const Hash256 next_root = next->outcome.state_root;
+  state_.commit_block(std::move(*next));
+  EXPECT_EQ(state_.state_root(), next_root);
+  EXPECT_EQ(state_.height(), 2u);
+}
+
+TEST_F(StateTest, ExecuteThenCommitMatchesApplyBlock) {
+  State applied = State::from_genesis(make_genesis({1000, 500, 0})).value();
+  const std::vector<Transaction> block = sample_block();
+  Result<BlockOutcome> outcome = applied.apply_block(1, proposer(), block, verifier_);
+  ASSERT_TRUE(outcome.ok()) << outcome.error().message;
+
+  Result<PendingBlock> pending = state_.execute_block(1, proposer(), block, verifier_);
+  ASSERT_TRUE(pending.ok()) << pending.error().message;
+  EXPECT_EQ(pending->outcome.state_root, outcome->state_root);
+  EXPECT_EQ(pending->outcome.fees_collected, outcome->fees_collected);
+  EXPECT_EQ(pending->outcome.accounts_created, outcome->accounts_created);
+  EXPECT_EQ(pending->outcome.touched, outcome->touched);
+  state_.commit_block(std::move(*pending));
+  EXPECT_EQ(state_.state_root(), applied.state_root());
+  EXPECT_EQ(state_.sorted_accounts(), applied.sorted_accounts());
+}
+
+TEST_F(StateTest, EmptyBlockExecutesToTheCurrentRoot) {
+  const Hash256 root = state_.state_root();
+  Result<PendingBlock> pending = state_.execute_block(1, proposer(), {}, verifier_);
+  ASSERT_TRUE(pending.ok());
+  EXPECT_EQ(pending->outcome.state_root, root);
+  EXPECT_TRUE(pending->changes.empty());
+  state_.commit_block(std::move(*pending));
+  EXPECT_EQ(state_.height(), 1u);
+  EXPECT_EQ(state_.state_root(), root);
+}
+
+TEST_F(StateTest, ExecuteBlockRefusesExactlyAsApplyBlockDoes) {
+  Genesis small_genesis = make_genesis({1000, 500, 0});
+  small_genesis.params.max_block_txs = 2;
+  struct Case {
+    uint64_t height;
+    Address proposer;
+    std::vector<Transaction> transactions;
+    std::string code;
+  };
+  const Transaction good = signed_transfer(0, address_for(1), 5, kFee, 0);
+  const std::vector<Case> cases = {
+      {2, proposer(), {good}, "wrong_height"},
+      {0, proposer(), {good}, "wrong_height"},
+      {1, address_for(99), {good}, "unknown_proposer"},
+      {1, proposer(), {good, good, good}, "block_too_large"},
+      {1, proposer(), {good, good}, "bad_nonce"},
+      {1,
+       proposer(),
+       {good, signed_transfer(1, address_for(0), 9999, kFee, 0)},
+       "insufficient_funds"},
+      {1, proposer(), {signed_transfer(0, address_for(99), 5, kFee, 0)}, "unknown_recipient"},
+      {1,
+       proposer(),
+       {good, signed_transfer(1, address_for(0), 5, kFee, 0, false, "x")},
+       "invalid_signature"},
+  };
+  for (const Case& test : cases) {
+    SCOPED_TRACE(test.code);
+    State executed = State::from_genesis(small_genesis).value();
+    State applied = State::from_genesis(small_genesis).value();
+    const Hash256 root = executed.state_root();
+    Result<PendingBlock> pending =
+        executed.execute_block(test.height, test.proposer, test.transactions, verifier_);
+    Result<BlockOutcome> outcome =
+        applied.apply_block(test.height, test.proposer, test.transactions, verifier_);
+    ASSERT_FALSE(pending.ok());
+    ASSERT_FALSE(outcome.ok());
+    EXPECT_EQ(pending.error().code, test.code);
+    EXPECT_EQ(pending.error().code, outcome.error().code);
+    EXPECT_EQ(pending.error().message, outcome.error().message);
+    EXPECT_EQ(executed.state_root(), root);
+    EXPECT_EQ(applied.state_root(), root);
+    EXPECT_EQ(executed.height(), 0u);
+    EXPECT_EQ(executed.sorted_accounts(), applied.sorted_accounts());
+  }
+}
+
+TEST_F(StateTest, CommittingAStalePendingBlockAborts) {
+  Result<PendingBlock> first = state_.execute_block(1, proposer(), sample_block(), verifier_);
+  Result<PendingBlock> rival = state_.execute_block(
+      1, proposer(), std::vector{signed_transfer(1, address_for(0), 5, kFee, 0)}, verifier_);
+  ASSERT_TRUE(first.ok());
+  ASSERT_TRUE(rival.ok());
+  state_.commit_block(std::move(*rival));
+  EXPECT_DEATH(state_.commit_block(*first), "must extend the current height");
+
+  // Changes that do not give the predicted root (here: tampered with) are caught after writing.
+  Result<PendingBlock> next = state_.execute_block(2, proposer(), {}, verifier_);
+  ASSERT_TRUE(next.ok());
+  next->changes.push_back({address_for(0), Account{}});
+  EXPECT_DEATH(state_.commit_block(*next), "another state root than its execution predicted");
 }
 
 }  // namespace

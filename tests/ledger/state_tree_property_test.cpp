@@ -5,10 +5,12 @@
 #include <array>
 #include <cstdint>
 #include <map>
+#include <optional>
 #include <random>
 #include <span>
 #include <string>
 #include <tuple>
+#include <utility>
 #include <vector>
 
 #include "core/codec.h"
@@ -208,7 +210,89 @@ RC_GTEST_PROP(StateTreeProperty, ProofsAreSoundAndCompleteWithMixedKeys, ()) {
   check_proofs(KeySpace::mixed);
 }
 
-// (c) Decoding arbitrary bytes never crashes, and whatever decodes re-encodes to the same bytes.
+// (c) root_after(batch) equals the root of a tree rebuilt with the same contents plus the batch
+// applied with set(), and leaves the tree as it was. Batch keys are drawn mostly from the keys
+// already present (updates, and duplicates within the batch), the rest anywhere in the key space
+// (new keys in empty subtrees, or splitting an existing leaf; deep in the clustered space).
+void check_root_after(KeySpace space) {
+  const auto sequence = *updates();
+  // Whether the tree is left with pending (unhashed) updates when root_after runs.
+  const auto leave_dirty = *rc::gen::arbitrary<bool>();
+
+  StateTree tree;
+  std::map<Hash256, Hash256> model;
+  std::vector<uint32_t> present_ids;
+  for (const auto& [key_id, value_id, take_root] : sequence) {
+    const Hash256 key = key_for(space, key_id);
+    tree.set(key, value_for(value_id));
+    model[key] = value_for(value_id);
+    present_ids.push_back(key_id);
+    if (take_root)
+      (void)tree.root();
+  }
+  if (!leave_dirty)
+    (void)tree.root();
+
+  const auto key_id =
+      present_ids.empty()
+          ? rc::gen::inRange<uint32_t>(0, kKeyIds)
+          : rc::gen::weightedOneOf<uint32_t>({{2, rc::gen::elementOf(present_ids)},
+                                              {1, rc::gen::inRange<uint32_t>(0, kKeyIds)}});
+  const auto batch_ids = *rc::gen::container<std::vector<std::pair<uint32_t, uint32_t>>>(
+      rc::gen::pair(key_id, rc::gen::inRange<uint32_t>(0, 8)));
+  std::vector<Entry> batch;
+  std::map<Hash256, Hash256> expected = model;
+  bool has_duplicate = false;
+  bool has_new_key = false;
+  for (const auto& [id, value_id] : batch_ids) {
+    const Hash256 key = key_for(space, id);
+    has_duplicate |= std::any_of(batch.begin(), batch.end(),
+                                 [&](const Entry& entry) { return entry.first == key; });
+    has_new_key |= !model.contains(key);
+    batch.emplace_back(key, value_for(value_id));
+    expected[key] = value_for(value_id);
+  }
+  RC_CLASSIFY(has_duplicate, "batch repeats a key");
+  RC_CLASSIFY(has_new_key, "batch adds keys");
+  RC_CLASSIFY(!tree.is_clean(), "dirty tree");
+
+  const bool was_clean = tree.is_clean();
+  const Hash256 predicted = tree.root_after(batch);
+
+  // The copy: the same contents rebuilt from scratch, then the batch through set().
+  StateTree copy;
+  for (const auto& [key, value_hash] : model)
+    copy.set(key, value_hash);
+  RC_ASSERT(copy.root() == reference_root(model));
+  for (const auto& [key, value_hash] : batch)
+    copy.set(key, value_hash);
+  RC_ASSERT(predicted == copy.root());
+  RC_ASSERT(predicted == reference_root(expected));
+
+  // The original is untouched: not even its caches.
+  RC_ASSERT(tree.is_clean() == was_clean);
+  RC_ASSERT(tree.size() == model.size());
+  for (const auto& [key, value_hash] : batch) {
+    const auto found = model.find(key);
+    RC_ASSERT(tree.get(key) ==
+              (found == model.end() ? std::nullopt : std::optional<Hash256>(found->second)));
+  }
+  RC_ASSERT(tree.root() == reference_root(model));
+}
+
+RC_GTEST_PROP(StateTreeProperty, RootAfterMatchesAppliedUpdatesWithSpreadKeys, ()) {
+  check_root_after(KeySpace::spread);
+}
+
+RC_GTEST_PROP(StateTreeProperty, RootAfterMatchesAppliedUpdatesWithLongSharedPrefixes, ()) {
+  check_root_after(KeySpace::clustered);
+}
+
+RC_GTEST_PROP(StateTreeProperty, RootAfterMatchesAppliedUpdatesWithMixedKeys, ()) {
+  check_root_after(KeySpace::mixed);
+}
+
+// (d) Decoding arbitrary bytes never crashes, and whatever decodes re-encodes to the same bytes.
 void check_decode_is_canonical(const Bytes& bytes) {
   Result<TreeProof> decoded = TreeProof::decode(bytes);
   RC_CLASSIFY(decoded.ok(), "decodes");

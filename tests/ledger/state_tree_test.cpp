@@ -2,7 +2,10 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <string>
+#include <utility>
+#include <vector>
 
 #include "crypto/sha256.h"
 
@@ -75,6 +78,8 @@ void expect_decode_error(const Bytes& bytes, const std::string& code) {
 
 TEST(StateTree, EmptyTreeRootIsZero) {
   StateTree tree;
+  EXPECT_TRUE(tree.is_clean());
+  EXPECT_TRUE(tree.peek_root().is_zero());
   EXPECT_TRUE(tree.root().is_zero());
   EXPECT_EQ(tree.size(), 0u);
   EXPECT_FALSE(tree.get(pseudo_random_key(1)).has_value());
@@ -191,6 +196,202 @@ TEST(StateTree, RootIsLazyAcrossManyUpdates) {
   }
   EXPECT_EQ(incremental.root(), batch.root());
   EXPECT_EQ(incremental.size(), 500u);
+}
+
+// ---------------------------------------------------------------------------------------------
+// root_after: the root a batch of updates would give, without applying it
+
+using Update = std::pair<Hash256, Hash256>;
+
+// The root of a fresh tree holding `entries` then `updates`, applied in order with set().
+Hash256 root_with(const std::vector<Update>& entries, const std::vector<Update>& updates) {
+  StateTree tree;
+  for (const auto& [key, value_hash] : entries)
+    tree.set(key, value_hash);
+  for (const auto& [key, value_hash] : updates)
+    tree.set(key, value_hash);
+  return tree.root();
+}
+
+// Checks root_after against a rebuilt tree and that `tree` (clean, holding `entries`) is intact.
+void expect_root_after(StateTree& tree, const std::vector<Update>& entries,
+                       const std::vector<Update>& updates) {
+  const Hash256 before = tree.root();
+  EXPECT_EQ(tree.root_after(updates), root_with(entries, updates));
+  EXPECT_TRUE(tree.is_clean());
+  EXPECT_EQ(tree.peek_root(), before);
+  EXPECT_EQ(tree.root(), before);
+  EXPECT_EQ(tree.size(), entries.size());
+  for (const auto& [key, value_hash] : entries)
+    EXPECT_EQ(tree.get(key), value_hash);
+  for (const Update& update : updates) {
+    const bool existed = std::any_of(entries.begin(), entries.end(), [&](const Update& entry) {
+      return entry.first == update.first;
+    });
+    if (!existed) {
+      EXPECT_FALSE(tree.get(update.first).has_value());
+    }
+  }
+}
+
+TEST(StateTreeRootAfter, OnAnEmptyTree) {
+  StateTree tree;
+  EXPECT_TRUE(tree.root_after({}).is_zero());
+
+  const Hash256 a = key_with_prefix({0x12});
+  const Hash256 b = key_with_prefix({0x92});
+  const std::vector<Update> one = {{a, value(1)}};
+  EXPECT_EQ(tree.root_after(one), leaf_hash(a, value(1)));
+  const std::vector<Update> two = {{b, value(2)}, {a, value(1)}};
+  EXPECT_EQ(tree.root_after(two), internal_hash(leaf_hash(a, value(1)), leaf_hash(b, value(2))));
+
+  EXPECT_TRUE(tree.root().is_zero());
+  EXPECT_EQ(tree.size(), 0u);
+  EXPECT_FALSE(tree.get(a).has_value());
+}
+
+TEST(StateTreeRootAfter, NoUpdatesOrUnchangedValuesGiveTheCurrentRoot) {
+  StateTree tree;
+  std::vector<Update> entries;
+  for (int number = 0; number < 50; ++number) {
+    entries.emplace_back(pseudo_random_key(number), value(number));
+    tree.set(entries.back().first, entries.back().second);
+  }
+  const Hash256 root = tree.root();
+  EXPECT_EQ(tree.root_after({}), root);
+  const std::vector<Update> same(entries.begin() + 10, entries.begin() + 20);
+  EXPECT_EQ(tree.root_after(same), root);
+}
+
+TEST(StateTreeRootAfter, UpdatesOfExistingKeys) {
+  StateTree tree;
+  std::vector<Update> entries;
+  for (int number = 0; number < 200; ++number) {
+    entries.emplace_back(pseudo_random_key(number), value(number));
+    tree.set(entries.back().first, entries.back().second);
+  }
+  (void)tree.root();
+  expect_root_after(tree, entries, {{pseudo_random_key(5), value(1005)}});
+  std::vector<Update> many;
+  for (int number = 0; number < 200; number += 3)
+    many.emplace_back(pseudo_random_key(number), value(1000 + number));
+  expect_root_after(tree, entries, many);
+  EXPECT_NE(tree.root_after(many), tree.root());
+}
+
+TEST(StateTreeRootAfter, NewKeysInEmptySubtrees) {
+  // a and b split at bit 1 under the root's left child; the root's right child is empty, and so
+  // is everything beside the chain above a key that joins at depth 7.
+  const Hash256 a = key_with_prefix({0x00});
+  const Hash256 b = key_with_prefix({0x40});
+  StateTree tree;
+  tree.set(a, value(1));
+  tree.set(b, value(2));
+  const std::vector<Update> entries = {{a, value(1)}, {b, value(2)}};
+  const Hash256 ab = internal_hash(leaf_hash(a, value(1)), leaf_hash(b, value(2)));
+  EXPECT_EQ(tree.root(), internal_hash(ab, kZero));
+
+  const Hash256 c = key_with_prefix({0x80});
+  const Hash256 d = key_with_prefix({0xc0});
+  EXPECT_EQ(tree.root_after(std::vector<Update>{{c, value(3)}}),
+            internal_hash(ab, leaf_hash(c, value(3))));
+  // Two new keys in the same empty subtree: hashed as the subtree they form.
+  EXPECT_EQ(tree.root_after(std::vector<Update>{{d, value(4)}, {c, value(3)}}),
+            internal_hash(ab, internal_hash(leaf_hash(c, value(3)), leaf_hash(d, value(4)))));
+  expect_root_after(tree, entries, {{d, value(4)}, {c, value(3)}, {b, value(5)}});
+}
+
+TEST(StateTreeRootAfter, NewKeysSplitAnExistingLeafDeep) {
+  // a and b split at bit 200; the new keys leave a's path at bits 250 and 255 (a depth-256
+  // split), and one more leaves at bit 3, above everything.
+  const Hash256 a = pseudo_random_key(11);
+  const Hash256 b = flip_bit(a, 200);
+  StateTree tree;
+  tree.set(a, value(1));
+  tree.set(b, value(2));
+  const std::vector<Update> entries = {{a, value(1)}, {b, value(2)}};
+  (void)tree.root();
+
+  const Hash256 c = flip_bit(a, 250);
+  const Hash256 d = flip_bit(a, 255);
+  const Hash256 e = flip_bit(a, 3);
+  // From the definition: d splits from a at 255, c joins at 250, b at 200.
+  const Hash256 leaf_a = leaf_hash(a, value(1));
+  const Hash256 leaf_d = leaf_hash(d, value(4));
+  Hash256 node =
+      bit_of(a, 255) == 0 ? internal_hash(leaf_a, leaf_d) : internal_hash(leaf_d, leaf_a);
+  node = fold_chain(node, a, 251, 255);
+  const Hash256 leaf_c = leaf_hash(c, value(3));
+  node = bit_of(a, 250) == 0 ? internal_hash(node, leaf_c) : internal_hash(leaf_c, node);
+  node = fold_chain(node, a, 201, 250);
+  const Hash256 leaf_b = leaf_hash(b, value(2));
+  node = bit_of(a, 200) == 0 ? internal_hash(node, leaf_b) : internal_hash(leaf_b, node);
+  EXPECT_EQ(tree.root_after(std::vector<Update>{{c, value(3)}, {d, value(4)}}),
+            fold_chain(node, a, 0, 200));
+
+  expect_root_after(tree, entries, {{d, value(4)}});
+  expect_root_after(tree, entries, {{c, value(3)}, {d, value(4)}, {a, value(9)}});
+  expect_root_after(tree, entries, {{e, value(5)}, {d, value(4)}, {b, value(8)}});
+}
+
+TEST(StateTreeRootAfter, ANewKeyMeetsAnExistingLeafOnEitherSide) {
+  const Hash256 a = key_with_prefix({0x10, 0x80});
+  const Hash256 b = key_with_prefix({0x90});
+  const Hash256 below = key_with_prefix({0x10, 0x00});  // Leaves a's path at bit 8, to the left.
+  const Hash256 above = key_with_prefix({0x10, 0xc0});  // Leaves it at bit 9, to the right.
+  StateTree tree;
+  tree.set(a, value(1));
+  tree.set(b, value(2));
+  const std::vector<Update> entries = {{a, value(1)}, {b, value(2)}};
+  (void)tree.root();
+
+  const Hash256 leaf_a = leaf_hash(a, value(1));
+  const Hash256 leaf_b = leaf_hash(b, value(2));
+  const Hash256 with_below = fold_chain(internal_hash(leaf_hash(below, value(3)), leaf_a), a, 1, 8);
+  EXPECT_EQ(tree.root_after(std::vector<Update>{{below, value(3)}}),
+            internal_hash(with_below, leaf_b));
+  const Hash256 with_above = fold_chain(internal_hash(leaf_a, leaf_hash(above, value(4))), a, 1, 9);
+  EXPECT_EQ(tree.root_after(std::vector<Update>{{above, value(4)}}),
+            internal_hash(with_above, leaf_b));
+  expect_root_after(tree, entries, {{above, value(4)}, {below, value(3)}});
+}
+
+TEST(StateTreeRootAfter, LastValueOfADuplicatedKeyWins) {
+  StateTree tree;
+  std::vector<Update> entries;
+  for (int number = 0; number < 20; ++number) {
+    entries.emplace_back(pseudo_random_key(number), value(number));
+    tree.set(entries.back().first, entries.back().second);
+  }
+  (void)tree.root();
+  const Hash256 existing = pseudo_random_key(3);
+  const Hash256 fresh = pseudo_random_key(100);
+  const std::vector<Update> updates = {{existing, value(50)}, {fresh, value(51)},
+                                       {existing, value(52)}, {fresh, value(53)},
+                                       {fresh, value(54)},    {existing, value(3)}};
+  expect_root_after(tree, entries, updates);
+  EXPECT_EQ(tree.root_after(updates), root_with(entries, {{fresh, value(54)}}));
+}
+
+TEST(StateTreeRootAfter, WorksOnADirtyTreeWithoutCleaningIt) {
+  StateTree tree;
+  std::vector<Update> entries;
+  for (int number = 0; number < 100; ++number) {
+    entries.emplace_back(pseudo_random_key(number), value(number));
+    tree.set(entries.back().first, entries.back().second);
+    if (number == 60)
+      (void)tree.root();
+  }
+  tree.set(pseudo_random_key(7), value(700));
+  entries[7].second = value(700);
+  EXPECT_FALSE(tree.is_clean());
+  const std::vector<Update> updates = {{pseudo_random_key(8), value(800)},
+                                       {pseudo_random_key(1000), value(1000)}};
+  EXPECT_EQ(tree.root_after(updates), root_with(entries, updates));
+  EXPECT_EQ(tree.peek_root(), root_with(entries, {}));
+  EXPECT_FALSE(tree.is_clean());
+  EXPECT_EQ(tree.root(), root_with(entries, {}));
+  EXPECT_TRUE(tree.is_clean());
 }
 
 // ---------------------------------------------------------------------------------------------
