@@ -1,35 +1,18 @@
 #include "consensus/messages.h"
 
 namespace tally {
-namespace {
 
-template <typename>
-inline constexpr bool kAlwaysFalse = false;
-
-}  // namespace
+// The variant's alternatives are listed in MessageKind order, starting at 1.
+static_assert(std::is_same_v<std::variant_alternative_t<0, Message>, Proposal>);
+static_assert(std::is_same_v<std::variant_alternative_t<1, Message>, Vote>);
+static_assert(std::is_same_v<std::variant_alternative_t<2, Message>, StatusMessage>);
+static_assert(std::is_same_v<std::variant_alternative_t<3, Message>, BlockRequest>);
+static_assert(std::is_same_v<std::variant_alternative_t<4, Message>, DecidedBlock>);
+static_assert(std::is_same_v<std::variant_alternative_t<5, Message>, DuplicateVoteEvidence>);
+static_assert(std::is_same_v<std::variant_alternative_t<6, Message>, TransactionsMessage>);
 
 MessageKind kind_of(const Message& message) {
-  return std::visit(
-      [](const auto& value) {
-        using Type = std::decay_t<decltype(value)>;
-        if constexpr (std::is_same_v<Type, Proposal>)
-          return MessageKind::proposal;
-        else if constexpr (std::is_same_v<Type, Vote>)
-          return MessageKind::vote;
-        else if constexpr (std::is_same_v<Type, StatusMessage>)
-          return MessageKind::status;
-        else if constexpr (std::is_same_v<Type, BlockRequest>)
-          return MessageKind::block_request;
-        else if constexpr (std::is_same_v<Type, DecidedBlock>)
-          return MessageKind::decided_block;
-        else if constexpr (std::is_same_v<Type, DuplicateVoteEvidence>)
-          return MessageKind::evidence;
-        else if constexpr (std::is_same_v<Type, TransactionsMessage>)
-          return MessageKind::transactions;
-        else
-          static_assert(kAlwaysFalse<Type>, "unhandled message type");
-      },
-      message);
+  return static_cast<MessageKind>(message.index() + 1);
 }
 
 std::string_view kind_name(MessageKind kind) {
