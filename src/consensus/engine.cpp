@@ -41,27 +41,50 @@ Status Engine::start(uint64_t now_ms) {
     return state.error();
   state_.emplace(std::move(state).value());
 
-  // Replay what was decided before a restart. Every block is checked again against the state it
-  // builds on: storage is trusted for durability, not for correctness.
   uint64_t last = storage_.last_decided_height();
-  for (uint64_t height = 1; height <= last; ++height) {
-    std::optional<DecidedBlock> decided = storage_.load_decided_block(height);
+  std::optional<std::vector<std::pair<Address, Account>>> accounts =
+      last > 0 ? storage_.load_accounts() : std::nullopt;
+  if (accounts) {
+    // Storage that keeps the accounts: load them and check them against the last header.
+    std::optional<DecidedBlock> decided = storage_.load_decided_block(last);
     if (!decided) {
       return make_error("storage_corrupt",
-                        "decided block " + std::to_string(height) + " is missing");
+                        "the last decided block " + std::to_string(last) + " is missing");
     }
-    const Block& block = decided->block;
-    Result<PendingBlock> pending =
-        state_->execute_block(height, block.header.proposer, block.transactions, pool_.verifier());
-    if (!pending.ok() || pending->outcome.state_root != block.header.state_root) {
-      return make_error("storage_corrupt",
-                        "stored block " + std::to_string(height) + " does not replay cleanly");
+    Result<State> loaded = State::from_accounts(genesis_, last, std::move(*accounts));
+    if (!loaded.ok())
+      return make_error("storage_corrupt", loaded.error().message);
+    if (loaded->state_root() != decided->block.header.state_root) {
+      return make_error("storage_corrupt", "stored accounts do not match the state root of block " +
+                                               std::to_string(last));
     }
-    state_->commit_block(std::move(pending).value());
-    for (const DuplicateVoteEvidence& evidence : block.evidence) {
+    state_.emplace(std::move(loaded).value());
+    for (const DuplicateVoteEvidence& evidence : decided->block.evidence) {
       committed_evidence_[evidence.hash()] = evidence.first.height;
     }
     last_decided_ = std::move(decided);
+  } else {
+    // Replay what was decided before a restart. Every block is checked again against the state
+    // it builds on: storage is trusted for durability, not for correctness.
+    for (uint64_t height = 1; height <= last; ++height) {
+      std::optional<DecidedBlock> decided = storage_.load_decided_block(height);
+      if (!decided) {
+        return make_error("storage_corrupt",
+                          "decided block " + std::to_string(height) + " is missing");
+      }
+      const Block& block = decided->block;
+      Result<PendingBlock> pending = state_->execute_block(height, block.header.proposer,
+                                                           block.transactions, pool_.verifier());
+      if (!pending.ok() || pending->outcome.state_root != block.header.state_root) {
+        return make_error("storage_corrupt",
+                          "stored block " + std::to_string(height) + " does not replay cleanly");
+      }
+      state_->commit_block(std::move(pending).value());
+      for (const DuplicateVoteEvidence& evidence : block.evidence) {
+        committed_evidence_[evidence.hash()] = evidence.first.height;
+      }
+      last_decided_ = std::move(decided);
+    }
   }
 
   replica_.start_height(height() + 1, validators_, storage_.load_replica_state());
@@ -189,7 +212,7 @@ void Engine::handle_decision(const DecidedBlock& decided, uint64_t now_ms) {
                    "a decided block's state root does not match the state");
 
   // The commit point: durable before the state moves on.
-  Status saved = storage_.save_decided_block(decided);
+  Status saved = storage_.save_decided_block_and_accounts(decided, pending->changes);
   TALLY_ASSERT_MSG(saved.ok(), "cannot persist a decided block; refusing to continue");
   state_->commit_block(std::move(*pending));
   executed_.clear();

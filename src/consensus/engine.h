@@ -55,6 +55,19 @@ class ConsensusStorage {
   virtual std::optional<DecidedBlock> load_decided_block(uint64_t height) const = 0;
   // Highest height saved by save_decided_block (0 if none).
   virtual uint64_t last_decided_height() const = 0;
+
+  // Storage that keeps the account state saves the accounts a block changed in the same atomic
+  // write as the block, and can then restart a node without replaying history (which it may
+  // have discarded). The defaults keep blocks only, and restart replays them from genesis.
+  virtual Status save_decided_block_and_accounts(
+      const DecidedBlock& decided, const std::vector<std::pair<Address, Account>>& changes) {
+    (void)changes;
+    return save_decided_block(decided);
+  }
+  // Every account as of last_decided_height(), if kept.
+  virtual std::optional<std::vector<std::pair<Address, Account>>> load_accounts() const {
+    return std::nullopt;
+  }
 };
 
 struct EngineConfig {

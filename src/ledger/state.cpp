@@ -143,6 +143,38 @@ Result<State> State::from_genesis(const Genesis& genesis) {
   return state;
 }
 
+Result<State> State::from_accounts(const Genesis& genesis, uint64_t height,
+                                   std::vector<std::pair<Address, Account>> accounts) {
+  TALLY_TRY(genesis.validate());
+  auto invalid = [](std::string message) {
+    return make_error("invalid_state", std::move(message));
+  };
+  State state;
+  state.chain_id_ = genesis.chain_id;
+  state.params_ = genesis.params;
+  state.total_supply_ = genesis.total_supply;
+  state.height_ = height;
+  state.accounts_.reserve(accounts.size());
+  unsigned __int128 sum = 0;
+  for (auto& [address, account] : accounts) {
+    sum += account.balance.units;
+    if (!state.accounts_.emplace(address, account).second) {
+      return invalid("duplicate account " + address.to_string());
+    }
+    state.tree_.set(account_tree_key(address), account_value_hash(account));
+  }
+  if (sum != genesis.total_supply.units) {
+    return invalid("balances do not sum to the total supply");
+  }
+  for (const GenesisValidator& validator : genesis.validators) {
+    if (state.accounts_.count(validator.address) == 0) {
+      return invalid("validator " + validator.address.to_string() + " has no account");
+    }
+  }
+  state.tree_.root();  // Keeps the tree clean (see tree_).
+  return state;
+}
+
 std::optional<Account> State::account(const Address& address) const {
   auto found = accounts_.find(address);
   if (found == accounts_.end())

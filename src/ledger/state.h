@@ -103,6 +103,12 @@ struct PendingBlock {
 class State {
  public:
   static Result<State> from_genesis(const Genesis& genesis);
+  // The state at `height` from a full list of accounts (a restart from storage, or a snapshot),
+  // with the chain's rules from `genesis`. Refuses duplicate addresses, balances that do not sum
+  // to the total supply, and validators without accounts (error code "invalid_state"). The
+  // caller checks state_root() against a trusted header.
+  static Result<State> from_accounts(const Genesis& genesis, uint64_t height,
+                                     std::vector<std::pair<Address, Account>> accounts);
 
   State(State&&) noexcept = default;
   State& operator=(State&&) noexcept = default;

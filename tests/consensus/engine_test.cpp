@@ -40,6 +40,24 @@ class MemoryStorage final : public ConsensusStorage {
     return blocks.empty() ? 0 : blocks.rbegin()->first;
   }
 
+  // With keep_accounts, the storage also keeps the account state, as the node's does.
+  Status save_decided_block_and_accounts(
+      const DecidedBlock& decided,
+      const std::vector<std::pair<Address, Account>>& changes) override {
+    if (keep_accounts) {
+      for (const auto& [address, account] : changes)
+        accounts[address] = account;
+    }
+    return save_decided_block(decided);
+  }
+  std::optional<std::vector<std::pair<Address, Account>>> load_accounts() const override {
+    if (!keep_accounts || accounts.empty())
+      return std::nullopt;
+    return std::vector<std::pair<Address, Account>>(accounts.begin(), accounts.end());
+  }
+
+  bool keep_accounts = false;
+  std::map<Address, Account> accounts;
   Bytes replica_state;
   std::map<uint64_t, DecidedBlock> blocks;
 };
@@ -247,6 +265,36 @@ TEST_F(EngineClusterTest, HaltsWithTwoOfFourDownAndResumesWithoutForking) {
       }
     }
   }
+}
+
+TEST_F(EngineClusterTest, RestartsFromStoredAccountsWithoutReplayingAndRefusesTamperedOnes) {
+  MemoryStorage& storage = nodes_[3]->storage;
+  storage.keep_accounts = true;
+  // Seed the account store with the genesis accounts, as the node's storage does at init.
+  for (const auto& entry : State::from_genesis(genesis_).value().sorted_accounts()) {
+    storage.accounts[entry.first] = entry.second;
+  }
+  ASSERT_TRUE(nodes_[0]
+                  ->engine->submit_transaction(signed_transfer(0, address_for(1), 5, 10, 0), now_)
+                  .ok());
+  drain(0);
+  run_until(now_ + 3000);
+  ASSERT_GE(storage.last_decided_height(), 1u);
+
+  // Without the early blocks the node can only start from its stored accounts.
+  uint64_t last = storage.last_decided_height();
+  for (uint64_t height = 1; height < last; ++height)
+    storage.blocks.erase(height);
+  boot(3);
+  EXPECT_EQ(nodes_[3]->engine->height(), last);
+  EXPECT_EQ(nodes_[3]->engine->state().account(address_for(0))->nonce, 1u);
+
+  storage.accounts[address_for(1)].balance.units += 1;
+  storage.accounts[address_for(0)].balance.units -= 1;  // same supply, wrong root
+  Engine restarted(genesis_, config_, nodes_[3]->signer.get(), checker_, nodes_[3]->pool, storage);
+  Status status = restarted.start(now_);
+  ASSERT_FALSE(status.ok());
+  EXPECT_EQ(status.error().code, "storage_corrupt");
 }
 
 }  // namespace

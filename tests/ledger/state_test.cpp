@@ -401,3 +401,41 @@ TEST_F(StateTest, CommittingAStalePendingBlockAborts) {
 
 }  // namespace
 }  // namespace tally
+
+namespace tally {
+namespace {
+
+TEST(StateFromAccounts, RebuildsTheSameStateAndRoot) {
+  State original = State::from_genesis(testing::make_genesis({1000, 500, 0})).value();
+  DirectSignatureVerifier verifier;
+  std::vector<Transaction> block = {
+      testing::signed_transfer(0, testing::address_for(9), 7, 10, 0, true)};
+  ASSERT_TRUE(
+      original.apply_block(1, testing::address_for(testing::kValidatorKeyBase), block, verifier)
+          .ok());
+  Result<State> rebuilt =
+      State::from_accounts(testing::make_genesis({1000, 500, 0}), 1, original.sorted_accounts());
+  ASSERT_TRUE(rebuilt.ok()) << rebuilt.error().message;
+  EXPECT_EQ(rebuilt->state_root(), original.state_root());
+  EXPECT_EQ(rebuilt->height(), 1u);
+  EXPECT_EQ(rebuilt->account(testing::address_for(9))->endorser, testing::address_for(0));
+}
+
+TEST(StateFromAccounts, RefusesInconsistentAccountLists) {
+  Genesis genesis = testing::make_genesis({1000, 500});
+  auto accounts = State::from_genesis(genesis).value().sorted_accounts();
+  auto duplicated = accounts;
+  duplicated.push_back(accounts.front());
+  EXPECT_EQ(State::from_accounts(genesis, 3, duplicated).error().code, "invalid_state");
+  auto minted = accounts;
+  minted.front().second.balance = Amount{minted.front().second.balance.units + 1};
+  EXPECT_EQ(State::from_accounts(genesis, 3, minted).error().code, "invalid_state");
+  auto no_validator = accounts;
+  std::erase_if(no_validator, [](const auto& entry) {
+    return entry.first == testing::address_for(testing::kValidatorKeyBase);
+  });
+  EXPECT_EQ(State::from_accounts(genesis, 3, no_validator).error().code, "invalid_state");
+}
+
+}  // namespace
+}  // namespace tally
