@@ -59,10 +59,23 @@ Status Engine::start(uint64_t now_ms) {
                                                std::to_string(last));
     }
     state_.emplace(std::move(loaded).value());
-    for (const DuplicateVoteEvidence& evidence : decided->block.evidence) {
-      committed_evidence_[evidence.hash()] = evidence.first.height;
-    }
     last_decided_ = std::move(decided);
+    // Rebuild the committed evidence of the evidence window from the blocks still stored.
+    evidence_history_from_ = last + 1;
+    uint64_t window_start =
+        last + 1 > config_.max_evidence_age ? last + 1 - config_.max_evidence_age : 1;
+    for (uint64_t height = last; height >= window_start && height >= 1; --height) {
+      std::optional<DecidedBlock> stored =
+          height == last ? last_decided_ : storage_.load_decided_block(height);
+      if (!stored)
+        break;
+      for (const DuplicateVoteEvidence& evidence : stored->block.evidence) {
+        committed_evidence_[evidence.hash()] = evidence.first.height;
+      }
+      evidence_history_from_ = height;
+    }
+    if (evidence_history_from_ == window_start)
+      evidence_history_from_ = 1;
   } else {
     // Replay what was decided before a restart. Every block is checked again against the state
     // it builds on: storage is trusted for durability, not for correctness.
@@ -270,7 +283,7 @@ void Engine::answer_build_request(const BuildRequest& request, uint64_t now_ms) 
   for (const DuplicateVoteEvidence& evidence : pending_evidence_) {
     if (block.evidence.size() == kMaxEvidencePerBlock)
       break;
-    if (validate_evidence(evidence).ok())
+    if (evidence.first.height >= evidence_history_from_ && validate_evidence(evidence).ok())
       block.evidence.push_back(evidence);
   }
 

@@ -70,6 +70,8 @@ class ConsensusStorage {
   }
 };
 
+inline constexpr uint64_t kMaxEvidenceAge = 100;
+
 struct EngineConfig {
   ConsensusTimeouts timeouts;
   // A proposed block whose time is further ahead of the local clock is prevoted nil.
@@ -77,8 +79,9 @@ struct EngineConfig {
   // With an empty mempool a proposer waits, and proposes an empty block only after this long
   // since the last block (a heartbeat).
   uint64_t empty_block_interval_ms = 10'000;
-  // Evidence older than this many heights is no longer accepted.
-  uint64_t max_evidence_age = 1000;
+  // Evidence older than this many heights is no longer accepted. Part of the protocol: every
+  // node must use the same value (kMaxEvidenceAge), or they would disagree on block validity.
+  uint64_t max_evidence_age = kMaxEvidenceAge;
   // Limits on what one peer's status or request can make this node send.
   size_t max_blocks_per_response = kMaxBlocksPerResponse;
 };
@@ -159,6 +162,10 @@ class Engine {
   std::map<Hash256, PendingBlock> executed_;
   std::vector<DuplicateVoteEvidence> pending_evidence_;
   std::map<Hash256, uint64_t> committed_evidence_;  // hash -> height of the double vote
+  // Committed evidence is known completely from this height on (a node restarted from stored
+  // accounts or a snapshot may lack older blocks). Only evidence of double votes at or after it
+  // can be proposed: anything newer cannot have been committed before it.
+  uint64_t evidence_history_from_ = 1;
   EngineOutput output_;
 };
 

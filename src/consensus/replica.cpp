@@ -10,6 +10,9 @@ namespace {
 constexpr uint64_t kMaxRoundsAhead = 1000;
 constexpr size_t kMaxFutureMessages = 4096;
 constexpr size_t kMaxBlocksPerHeight = 64;
+// Distinct blocks one validator's votes of one type can count toward in one round: more than
+// one only for an equivocator, whose extra votes are kept as evidence anyway.
+constexpr uint32_t kMaxBlocksPerVoter = 4;
 // Our own storage, not peer input: generous.
 constexpr size_t kMaxStoredBlockTransactions = 1'000'000;
 constexpr uint8_t kPersistentStateVersion = 1;
@@ -258,18 +261,25 @@ void Replica::handle_vote(const Vote& vote) {
 
   RoundState& state = round_state(vote.round);
   VoteTally& tally = vote.type == VoteType::prevote ? state.prevotes : state.precommits;
-  auto existing = tally.by_validator.find(*index);
-  if (existing != tally.by_validator.end()) {
-    if (existing->second.block_hash != vote.block_hash) {
-      output_.evidence.push_back(DuplicateVoteEvidence::from_votes(existing->second, vote));
-    }
-    return;  // only a validator's first vote of a kind in a round counts
-  }
-  tally.by_validator.emplace(*index, vote);
   uint64_t power = validators().at(*index).power;
+  auto first = tally.first_by_validator.find(*index);
+  if (first == tally.first_by_validator.end()) {
+    tally.first_by_validator.emplace(*index, vote);
+    tally.power += power;
+    note_participant(state, *index);
+  } else if (first->second.block_hash != vote.block_hash) {
+    output_.evidence.push_back(DuplicateVoteEvidence::from_votes(first->second, vote));
+  }
+  // Count toward this block once per validator, for a bounded number of blocks per validator.
+  auto key = std::make_pair(vote.block_hash, *index);
+  if (tally.by_block.count(key) != 0)
+    return;
+  uint32_t& blocks = tally.blocks_per_validator[*index];
+  if (blocks >= kMaxBlocksPerVoter)
+    return;
+  ++blocks;
+  tally.by_block.emplace(key, vote);
   tally.power_by_block[vote.block_hash] += power;
-  tally.power += power;
-  note_participant(state, *index);
 }
 
 void Replica::on_timeout(const TimeoutRequest& timeout) {
@@ -438,7 +448,31 @@ void Replica::rebroadcast() {
   }
   auto current = rounds_.find(round_);
   if (current != rounds_.end() && current->second.proposal) {
-    output_.messages.push_back(*current->second.proposal);
+    const Proposal& proposal = *current->second.proposal;
+    output_.messages.push_back(proposal);
+    // A re-proposal is accepted only with the prevotes of its proof-of-lock round; whoever
+    // holds them passes them on (a restarted proposer keeps its lock but not others' votes).
+    if (proposal.proof_of_lock_round != kNoRound) {
+      relay_prevotes_for(proposal.proof_of_lock_round, proposal.block.hash());
+    }
+  }
+  // The paper's gossip relays what correct processes received, not only what they sent: the
+  // prevotes behind our lock and our valid block let others accept a re-proposal (line 28).
+  if (locked_round_ != kNoRound)
+    relay_prevotes_for(locked_round_, locked_block_hash_);
+  if (valid_round_ != kNoRound && valid_block_ && valid_round_ != locked_round_) {
+    relay_prevotes_for(valid_round_, valid_block_->hash());
+  }
+}
+
+void Replica::relay_prevotes_for(uint32_t round, const Hash256& block_hash) {
+  auto state = rounds_.find(round);
+  if (state == rounds_.end())
+    return;
+  const auto& by_block = state->second.prevotes.by_block;
+  for (auto vote = by_block.lower_bound({block_hash, 0});
+       vote != by_block.end() && vote->first.first == block_hash; ++vote) {
+    output_.messages.push_back(vote->second);
   }
 }
 
@@ -599,11 +633,12 @@ void Replica::decide(const Block& block, uint32_t round) {
   commit.height = height_;
   commit.round = round;
   commit.block_hash = block.hash();
-  // Validator indices follow address order, so the signatures come out canonically sorted.
-  for (const auto& [index, vote] : rounds_.at(round).precommits.by_validator) {
-    if (vote.block_hash == commit.block_hash) {
-      commit.signatures.push_back(CommitSignature{vote.validator, vote.signature});
-    }
+  // Entries for one block are ordered by validator index, which follows address order, so the
+  // signatures come out canonically sorted.
+  const auto& by_block = rounds_.at(round).precommits.by_block;
+  for (auto vote = by_block.lower_bound({commit.block_hash, 0});
+       vote != by_block.end() && vote->first.first == commit.block_hash; ++vote) {
+    commit.signatures.push_back(CommitSignature{vote->second.validator, vote->second.signature});
   }
   output_.decision = DecidedBlock{block, std::move(commit)};
   decided_ = true;

@@ -144,8 +144,15 @@ class Replica {
   uint64_t refused_signatures() const { return refused_signatures_; }
 
  private:
+  // Votes of one type in one round. A validator counts once toward `power` (its first vote)
+  // but toward every block it voted for (up to kMaxBlocksPerVoter): different honest nodes may
+  // have seen different votes of an equivocator, and a proof of lock formed at one node must be
+  // checkable at another once the votes are relayed. Never twice for the same block, so the
+  // power behind any one block is never overcounted.
   struct VoteTally {
-    std::map<size_t, Vote> by_validator;
+    std::map<size_t, Vote> first_by_validator;
+    std::map<std::pair<Hash256, size_t>, Vote> by_block;  // (block, validator index)
+    std::map<size_t, uint32_t> blocks_per_validator;
     std::map<Hash256, uint64_t> power_by_block;  // nil is the zero hash
     uint64_t power = 0;
   };
@@ -182,6 +189,7 @@ class Replica {
   void mark_dirty() { persist_dirty_ = true; }
   ReplicaPersistentState persistent_state() const;
   void rebroadcast();
+  void relay_prevotes_for(uint32_t round, const Hash256& block_hash);
 
   // Applies every rule of the algorithm that is enabled, until none is.
   void run_rules();

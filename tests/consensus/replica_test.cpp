@@ -5,6 +5,8 @@
 
 #include <gtest/gtest.h>
 
+#include <set>
+
 #include "consensus_fixture.h"
 
 namespace tally {
@@ -353,17 +355,52 @@ TEST_F(ReplicaTest, ProposerReproposesItsValidBlockWithProofOfLockRound) {  // l
   EXPECT_EQ(sent(VoteType::prevote, 1)->block_hash, a.hash());
 }
 
-TEST_F(ReplicaTest, ReportsDoubleVotesAsEvidenceAndCountsOnlyTheFirst) {
+TEST_F(ReplicaTest, ReportsDoubleVotesAsEvidence) {
   start(1);
   Vote first = make_vote(validators_, 2, VoteType::prevote, 1, 0, sha256(as_bytes("x")));
   Vote second = make_vote(validators_, 2, VoteType::prevote, 1, 0, Hash256{});
   replica_->on_vote(first);
   replica_->on_vote(second);
-  replica_->on_vote(second);
   collect();
-  ASSERT_EQ(evidence_.size(), 2u);
+  ASSERT_EQ(evidence_.size(), 1u);
   EXPECT_EQ(evidence_[0], DuplicateVoteEvidence::from_votes(first, second));
   EXPECT_TRUE(evidence_[0].verify(kChainId, validators_.checker).ok());
+}
+
+TEST_F(ReplicaTest, AnEquivocatorCountsOnceForEachBlockNeverTwiceForOne) {
+  // Validator 2 prevotes nil, then A. A polka for A then needs validators 0 and 3 as well:
+  // 2's vote for A counts (another honest node may have seen only that one), once.
+  start(1);
+  Block a = block_named("A");
+  deliver(make_proposal(validators_, 0, 1, 0, a));  // the replica prevotes A
+  deliver_votes({2}, VoteType::prevote, 0, Hash256{});
+  deliver_votes({2}, VoteType::prevote, 0, a.hash());
+  deliver_votes({2}, VoteType::prevote, 0, a.hash());  // repeated: no double count
+  EXPECT_FALSE(sent(VoteType::precommit, 0)) << "1 + 1 of 4 is not a polka";
+  EXPECT_EQ(replica_->step(), Step::prevote) << "the nil vote still counts as participation";
+  deliver_votes({3}, VoteType::prevote, 0, a.hash());
+  EXPECT_EQ(sent(VoteType::precommit, 0)->block_hash, a.hash());
+}
+
+TEST_F(ReplicaTest, GossipRelaysThePrevotesBehindTheLock) {
+  start(3);
+  Block a = block_named("A");
+  deliver(make_proposal(validators_, 0, 1, 0, a));
+  deliver_votes({0, 1}, VoteType::prevote, 0, a.hash());
+  ASSERT_EQ(replica_->locked_round(), 0u);
+  deliver_votes({0, 2}, VoteType::precommit, 1, Hash256{});  // move on to round 1
+  ASSERT_EQ(replica_->round(), 1u);
+  replica_->on_timeout(TimeoutRequest{TimeoutKind::gossip, 1, 1, 0});
+  ReplicaOutput out = collect();
+  std::set<Address> relayed;
+  for (const ConsensusMessage& message : out.messages) {
+    if (const auto* vote = std::get_if<Vote>(&message)) {
+      if (vote->round == 0 && vote->type == VoteType::prevote && vote->block_hash == a.hash()) {
+        relayed.insert(vote->validator);
+      }
+    }
+  }
+  EXPECT_EQ(relayed.size(), 3u) << "the three prevotes of the proof of lock, not just our own";
 }
 
 TEST_F(ReplicaTest, RestartResendsWhatWasSignedAndRefusesToContradictIt) {
