@@ -309,7 +309,7 @@ Hash256 State::state_root() const {
   return tree_.peek_root();
 }
 
-TreeProof State::prove(const Address& address) {
+TreeProof State::prove(const Address& address) const {
   return tree_.prove(account_tree_key(address));
 }
 

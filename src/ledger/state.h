@@ -146,7 +146,7 @@ class State {
   // O(1): the tree is rehashed when a block is committed, so its root is always current.
   Hash256 state_root() const;
   // Proof of the account (or of its absence) against state_root().
-  TreeProof prove(const Address& address);
+  TreeProof prove(const Address& address) const;
 
   // Sums every balance (O(accounts)); apply_block checks the same invariant incrementally.
   unsigned __int128 sum_of_balances() const;

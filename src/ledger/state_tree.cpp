@@ -495,16 +495,16 @@ Hash256 StateTree::root_after(std::span<const Entry> updates) const {
   return impl_->hash_after(impl_->root, 0, sorted);
 }
 
-TreeProof StateTree::prove(const Hash256& key) {
-  Impl& tree = *impl_;
-  tree.refresh(tree.root);
-
+TreeProof StateTree::prove(const Hash256& key) const {
+  const Impl& tree = *impl_;
   TreeProof proof;
   NodeRef node = tree.root;
   for (size_t depth = 0; node.is_internal(); ++depth) {
     const std::array<NodeRef, 2>& child = tree.children[node.index()];
     const int bit = key_bit(key, depth);
-    proof.siblings.push_back(tree.refresh(child[1 - bit]));  // Clean: returns the cached hash.
+    // On a clean tree (the state keeps it clean) peek returns the cached hash; on a dirty one it
+    // recomputes without caching.
+    proof.siblings.push_back(tree.peek(child[1 - bit]));
     node = child[bit];
   }
   if (node.is_leaf()) {

@@ -79,8 +79,9 @@ class StateTree {
   // dirty).
   Hash256 root_after(std::span<const std::pair<Hash256, Hash256>> updates) const;
 
-  // Proof for `key` against `root()` (computed first if dirty).
-  TreeProof prove(const Hash256& key);
+  // Proof for `key` against the current root; reads cached hashes on a clean tree and computes
+  // (without caching) on a dirty one.
+  TreeProof prove(const Hash256& key) const;
 
  private:
   struct Impl;
