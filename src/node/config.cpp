@@ -5,6 +5,7 @@
 #include <set>
 #include <sstream>
 
+#include "consensus/engine.h"
 #include "core/file.h"
 
 namespace tally {
@@ -234,7 +235,8 @@ Result<NodeConfig> NodeConfig::parse(std::string_view text) {
   TALLY_TRY(mempool.check_no_unknown_keys());
 
   Section storage(root["storage"].as_table(), "storage");
-  TALLY_TRY(storage.integer("retain_blocks", 1, 1'000'000'000, config.retain_blocks));
+  // At least the evidence window, so a restarted node knows which evidence was committed.
+  TALLY_TRY(storage.integer("retain_blocks", kMaxEvidenceAge, 1'000'000'000, config.retain_blocks));
   TALLY_TRY(storage.integer("snapshot_interval", 0, 1'000'000'000, config.snapshot_interval));
   TALLY_TRY(storage.integer32("snapshot_keep", 1, 1000, config.snapshot_keep));
   TALLY_TRY(storage.check_no_unknown_keys());

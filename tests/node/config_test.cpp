@@ -29,11 +29,11 @@ TEST(NodeConfig, EmptyFileMeansDefaults) {
 
 TEST(NodeConfig, ReadsValues) {
   Result<NodeConfig> parsed = NodeConfig::parse(
-      "moniker = \"v1\"\n[storage]\nretain_blocks = 5\n[consensus]\ntimeout_propose_ms = 200\n"
+      "moniker = \"v1\"\n[storage]\nretain_blocks = 500\n[consensus]\ntimeout_propose_ms = 200\n"
       "[rpc]\nlisten = \"0.0.0.0:9000\"\n");
   ASSERT_TRUE(parsed.ok()) << parsed.error().message;
   EXPECT_EQ(parsed->moniker, "v1");
-  EXPECT_EQ(parsed->retain_blocks, 5u);
+  EXPECT_EQ(parsed->retain_blocks, 500u);
   EXPECT_EQ(parsed->timeout_propose_ms, 200u);
   EXPECT_EQ(parsed->rpc_listen, (HostPort{"0.0.0.0", 9000}));
 }
