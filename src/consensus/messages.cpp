@@ -10,6 +10,9 @@ static_assert(std::is_same_v<std::variant_alternative_t<3, Message>, BlockReques
 static_assert(std::is_same_v<std::variant_alternative_t<4, Message>, DecidedBlock>);
 static_assert(std::is_same_v<std::variant_alternative_t<5, Message>, DuplicateVoteEvidence>);
 static_assert(std::is_same_v<std::variant_alternative_t<6, Message>, TransactionsMessage>);
+static_assert(std::is_same_v<std::variant_alternative_t<7, Message>, SnapshotListRequest>);
+static_assert(std::is_same_v<std::variant_alternative_t<12, Message>, SnapshotChunkData>);
+static_assert(std::variant_size_v<Message> == 13);
 
 MessageKind kind_of(const Message& message) {
   return static_cast<MessageKind>(message.index() + 1);
@@ -31,6 +34,18 @@ std::string_view kind_name(MessageKind kind) {
       return "evidence";
     case MessageKind::transactions:
       return "transactions";
+    case MessageKind::snapshot_list_request:
+      return "snapshot_list_request";
+    case MessageKind::snapshot_list:
+      return "snapshot_list";
+    case MessageKind::snapshot_manifest_request:
+      return "snapshot_manifest_request";
+    case MessageKind::snapshot_manifest:
+      return "snapshot_manifest";
+    case MessageKind::snapshot_chunk_request:
+      return "snapshot_chunk_request";
+    case MessageKind::snapshot_chunk:
+      return "snapshot_chunk";
   }
   return "unknown";
 }
@@ -54,6 +69,24 @@ Bytes encode_message(const Message& message) {
           for (const Transaction& transaction : value.transactions) {
             writer.fixed(transaction.encode());
           }
+        } else if constexpr (std::is_same_v<Type, SnapshotListRequest>) {
+          // no payload
+        } else if constexpr (std::is_same_v<Type, SnapshotList>) {
+          writer.u32(static_cast<uint32_t>(value.heights.size()));
+          for (uint64_t height : value.heights)
+            writer.u64(height);
+        } else if constexpr (std::is_same_v<Type, SnapshotManifestRequest>) {
+          writer.u64(value.height);
+        } else if constexpr (std::is_same_v<Type, SnapshotManifestData>) {
+          writer.u64(value.height);
+          writer.var_bytes(value.manifest);
+        } else if constexpr (std::is_same_v<Type, SnapshotChunkRequest>) {
+          writer.u64(value.height);
+          writer.u32(value.index);
+        } else if constexpr (std::is_same_v<Type, SnapshotChunkData>) {
+          writer.u64(value.height);
+          writer.u32(value.index);
+          writer.var_bytes(value.chunk);
         } else {
           value.write(writer);
         }
@@ -111,6 +144,46 @@ Result<Message> decode_message(ByteSpan bytes, size_t max_block_transactions) {
         batch.transactions.push_back(*transaction);
       }
       message = std::move(batch);
+      break;
+    }
+    case MessageKind::snapshot_list_request:
+      message = SnapshotListRequest{};
+      break;
+    case MessageKind::snapshot_list: {
+      SnapshotList list;
+      uint32_t count = reader.u32();
+      if (!reader.failed() && count > kMaxSnapshotsListed) {
+        reader.fail("oversized", "too many snapshots listed");
+      }
+      for (uint32_t index = 0; index < count && !reader.failed(); ++index) {
+        list.heights.push_back(reader.u64());
+      }
+      message = std::move(list);
+      break;
+    }
+    case MessageKind::snapshot_manifest_request:
+      message = SnapshotManifestRequest{reader.u64()};
+      break;
+    case MessageKind::snapshot_manifest: {
+      SnapshotManifestData data;
+      data.height = reader.u64();
+      data.manifest = reader.var_bytes(kMaxSnapshotPayloadBytes);
+      message = std::move(data);
+      break;
+    }
+    case MessageKind::snapshot_chunk_request: {
+      SnapshotChunkRequest request;
+      request.height = reader.u64();
+      request.index = reader.u32();
+      message = request;
+      break;
+    }
+    case MessageKind::snapshot_chunk: {
+      SnapshotChunkData data;
+      data.height = reader.u64();
+      data.index = reader.u32();
+      data.chunk = reader.var_bytes(kMaxSnapshotPayloadBytes);
+      message = std::move(data);
       break;
     }
     default:

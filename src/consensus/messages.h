@@ -21,11 +21,46 @@ struct TransactionsMessage {
   bool operator==(const TransactionsMessage&) const = default;
 };
 
+// State sync (DESIGN.md §3): which snapshots a peer has, a snapshot's manifest, one chunk.
+// Manifests and chunks travel as their file bytes; the receiver verifies them against the
+// manifest's commit and chunk hashes.
+struct SnapshotListRequest {
+  bool operator==(const SnapshotListRequest&) const = default;
+};
+struct SnapshotList {
+  std::vector<uint64_t> heights;  // at most kMaxSnapshotsListed
+  bool operator==(const SnapshotList&) const = default;
+};
+struct SnapshotManifestRequest {
+  uint64_t height = 0;
+  bool operator==(const SnapshotManifestRequest&) const = default;
+};
+struct SnapshotManifestData {
+  uint64_t height = 0;
+  Bytes manifest;
+  bool operator==(const SnapshotManifestData&) const = default;
+};
+struct SnapshotChunkRequest {
+  uint64_t height = 0;
+  uint32_t index = 0;
+  bool operator==(const SnapshotChunkRequest&) const = default;
+};
+struct SnapshotChunkData {
+  uint64_t height = 0;
+  uint32_t index = 0;
+  Bytes chunk;
+  bool operator==(const SnapshotChunkData&) const = default;
+};
+
 inline constexpr size_t kMaxTransactionsPerMessage = 10'000;
 inline constexpr size_t kMaxBlocksPerResponse = 16;
+inline constexpr size_t kMaxSnapshotsListed = 16;
+inline constexpr size_t kMaxSnapshotPayloadBytes = 15 * 1024 * 1024;  // under the frame limit
 
-using Message = std::variant<Proposal, Vote, StatusMessage, BlockRequest, DecidedBlock,
-                             DuplicateVoteEvidence, TransactionsMessage>;
+using Message =
+    std::variant<Proposal, Vote, StatusMessage, BlockRequest, DecidedBlock, DuplicateVoteEvidence,
+                 TransactionsMessage, SnapshotListRequest, SnapshotList, SnapshotManifestRequest,
+                 SnapshotManifestData, SnapshotChunkRequest, SnapshotChunkData>;
 
 enum class MessageKind : uint8_t {
   proposal = 1,
@@ -35,6 +70,12 @@ enum class MessageKind : uint8_t {
   decided_block = 5,
   evidence = 6,
   transactions = 7,
+  snapshot_list_request = 8,
+  snapshot_list = 9,
+  snapshot_manifest_request = 10,
+  snapshot_manifest = 11,
+  snapshot_chunk_request = 12,
+  snapshot_chunk = 13,
 };
 
 MessageKind kind_of(const Message& message);

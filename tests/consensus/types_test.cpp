@@ -72,6 +72,12 @@ TEST(ConsensusTypes, MessagesRoundTripThroughTheCodec) {
       DecidedBlock{block, commit},
       DuplicateVoteEvidence::from_votes(first, second),
       TransactionsMessage{{signed_transfer(0, address_for(1), 1, 10, 0)}},
+      SnapshotListRequest{},
+      SnapshotList{{1000, 2000}},
+      SnapshotManifestRequest{2000},
+      SnapshotManifestData{2000, Bytes{1, 2, 3}},
+      SnapshotChunkRequest{2000, 7},
+      SnapshotChunkData{2000, 7, Bytes(100, 9)},
   };
   for (const Message& message : messages) {
     Bytes bytes = encode_message(message);

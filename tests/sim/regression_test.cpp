@@ -61,7 +61,7 @@ TEST(SimRegression, Seed_79_LockSplitWithoutProofOfLockRelay) {
 }  // namespace
 }  // namespace tally::sim
 
-namespace tally {
+namespace tally::sim {
 namespace {
 
 // Liveness: a proposer paused and restarted keeps its round-0 lock (persisted) but not the other
@@ -74,4 +74,4 @@ TEST(SimRegression, Seed_101440_ReproposalProofOfLockNotRelayed) {
 }
 
 }  // namespace
-}  // namespace tally
+}  // namespace tally::sim
