@@ -41,5 +41,8 @@ std::filesystem::path default_home();
 
 void add_keys_commands(CLI::App& app);
 void add_localnet_commands(CLI::App& app);
+void add_localnet_start_command(CLI::App& localnet);
+void add_node_commands(CLI::App& app);
+void add_client_commands(CLI::App& app);
 
 }  // namespace tally::cli

@@ -10,6 +10,7 @@ void add_localnet_commands(CLI::App& app) {
   auto directory = std::make_shared<std::string>();
   CLI::App* localnet = app.add_subcommand("localnet", "A local test network on this machine");
   localnet->require_subcommand(1);
+  add_localnet_start_command(*localnet);
 
   CLI::App* init =
       localnet->add_subcommand("init", "Write node homes, one genesis and funded accounts");

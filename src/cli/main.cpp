@@ -11,6 +11,8 @@ int main(int argc, char** argv) {
   app.set_help_all_flag("--help-all", "Help for every command");
   tally::cli::add_keys_commands(app);
   tally::cli::add_localnet_commands(app);
+  tally::cli::add_node_commands(app);
+  tally::cli::add_client_commands(app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp& help) {

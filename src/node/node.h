@@ -1,0 +1,115 @@
+#pragma once
+// A running node: the engine, mempool, RocksDB storage and P2P transport on one asio event loop.
+// Everything that touches consensus state runs on that loop; other threads (the HTTP API) hand
+// work to it with call(). The wall clock is read here, at the edge, and passed to the engine as
+// an input; the engine itself never reads a clock.
+
+#include <asio/io_context.hpp>
+#include <asio/signal_set.hpp>
+#include <asio/steady_timer.hpp>
+
+#include <chrono>
+#include <deque>
+#include <filesystem>
+#include <functional>
+#include <list>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+
+#include "consensus/engine.h"
+#include "mempool/mempool.h"
+#include "node/config.h"
+#include "node/home.h"
+#include "p2p/transport.h"
+#include "storage/node_storage.h"
+
+namespace tally {
+
+struct TransactionStatus {
+  enum class Kind { unknown, pending, committed, rejected };
+  Kind kind = Kind::unknown;
+  uint64_t height = 0;  // committed
+  Error reason;         // rejected
+};
+
+struct NodeCounters {
+  uint64_t blocks_committed = 0;
+  uint64_t transactions_committed = 0;
+  uint64_t messages_received = 0;
+  uint64_t messages_rejected = 0;  // undecodable bytes from peers
+  uint64_t last_block_transactions = 0;
+  uint64_t last_block_bytes = 0;
+  uint64_t last_commit_latency_ms = 0;  // from the block's time to its commit here
+};
+
+class Node {
+ public:
+  // Loads HOME (config, genesis, keys) and opens storage. Error codes: "invalid_config",
+  // "invalid_genesis", "invalid_key_file", "storage_corrupt", "io_error", ...
+  static Result<std::unique_ptr<Node>> open(const std::filesystem::path& home_directory);
+  ~Node();
+
+  // Starts the transport (binds the P2P port) and consensus.
+  Status start();
+  // Runs the event loop on this thread until stop() or SIGINT/SIGTERM.
+  void run();
+  // Safe from any thread.
+  void stop();
+
+  // Runs `work` on the event loop and waits for it. False if the node is stopping or the loop
+  // did not get to it within `timeout`.
+  bool call(const std::function<void()>& work,
+            std::chrono::milliseconds timeout = std::chrono::seconds(10));
+
+  // --- Event loop only (inside call()) ---------------------------------------------------------
+  Status submit(const Transaction& transaction);
+  TransactionStatus transaction_status(const Hash256& hash) const;
+  const Engine& engine() const { return *engine_; }
+  const Mempool& mempool() const { return *mempool_; }
+  NodeStorage& storage() { return *storage_; }
+  const p2p::Transport& transport() const { return *transport_; }
+  const NodeCounters& counters() const { return counters_; }
+  bool syncing() const;
+
+  // --- Immutable after open() -------------------------------------------------------------------
+  const NodeConfig& config() const { return config_; }
+  const Genesis& genesis() const { return genesis_; }
+  const NodeHome& home() const { return home_; }
+  const PublicKey& node_id() const { return node_id_; }
+  bool is_validator() const { return validator_signer_ != nullptr; }
+  std::optional<Address> validator_address() const;
+
+ private:
+  Node(NodeHome home, NodeConfig config, Genesis genesis);
+
+  uint64_t now_ms() const;
+  void drain_engine();
+  void schedule(const EngineTimer& timer);
+  void on_peer_message(p2p::PeerId peer, Bytes bytes);
+  void on_committed(const DecidedBlock& decided);
+  void remember(const Hash256& hash, TransactionStatus status);
+
+  NodeHome home_;
+  NodeConfig config_;
+  Genesis genesis_;
+  PublicKey node_id_;
+  asio::io_context io_;
+  asio::signal_set signals_;
+  std::unique_ptr<Ed25519Signer> validator_signer_;
+  Ed25519Checker checker_;
+  std::unique_ptr<NodeStorage> storage_;
+  std::unique_ptr<Mempool> mempool_;
+  std::unique_ptr<Engine> engine_;
+  std::unique_ptr<p2p::Transport> transport_;
+  std::list<asio::steady_timer> timers_;
+  NodeCounters counters_;
+  uint64_t highest_peer_height_ = 0;
+  // Outcomes of recent transactions, bounded: oldest forgotten first.
+  std::map<Hash256, TransactionStatus> recent_;
+  std::deque<Hash256> recent_order_;
+  bool stopping_ = false;
+};
+
+}  // namespace tally

@@ -1,0 +1,241 @@
+#include "rpc/api_server.h"
+
+#include <httplib.h>
+#include <spdlog/spdlog.h>
+
+#include <nlohmann/json.hpp>
+#include <sstream>
+
+#include "rpc/json.h"
+
+namespace tally {
+namespace {
+
+using Json = nlohmann::json;
+
+void send_json(httplib::Response& response, int status, const Json& body) {
+  response.status = status;
+  response.set_content(body.dump(), "application/json");
+}
+
+void send_error(httplib::Response& response, int status, const std::string& code,
+                const std::string& message) {
+  send_json(response, status, Json{{"error", {{"code", code}, {"message", message}}}});
+}
+
+void send_unavailable(httplib::Response& response) {
+  send_error(response, 503, "unavailable", "the node is busy or shutting down; retry");
+}
+
+int status_for(const Error& error) {
+  if (error.code == "mempool_full" || error.code == "too_many_pending")
+    return 503;
+  return 400;
+}
+
+}  // namespace
+
+ApiServer::ApiServer(Node& node) : node_(node), server_(std::make_unique<httplib::Server>()) {}
+
+ApiServer::~ApiServer() {
+  stop();
+}
+
+Status ApiServer::start() {
+  const NodeConfig& config = node_.config();
+  server_->set_payload_max_length(config.rpc_max_body_bytes);
+  server_->set_read_timeout(10, 0);
+  server_->set_write_timeout(10, 0);
+  server_->set_keep_alive_max_count(1000);
+  size_t threads = std::max<size_t>(1, std::min<size_t>(config.rpc_max_connections, 64));
+  server_->new_task_queue = [threads] { return new httplib::ThreadPool(threads); };
+  install_routes();
+  if (!server_->bind_to_port(config.rpc_listen.host, config.rpc_listen.port)) {
+    return make_error("io_error", "cannot listen on " + config.rpc_listen.to_string() +
+                                      " (is another node using it?)");
+  }
+  thread_ = std::thread([this] { server_->listen_after_bind(); });
+  spdlog::info("api listening on http://{}", config.rpc_listen.to_string());
+  return Status::success();
+}
+
+void ApiServer::stop() {
+  if (server_)
+    server_->stop();
+  if (thread_.joinable())
+    thread_.join();
+}
+
+void ApiServer::install_routes() {
+  httplib::Server& server = *server_;
+  Node& node = node_;
+
+  server.set_error_handler([](const httplib::Request&, httplib::Response& response) {
+    if (!response.body.empty())
+      return;
+    if (response.status == 413) {
+      send_error(response, 413, "body_too_large", "the request body is too large");
+    } else if (response.status == 404) {
+      send_error(response, 404, "not_found", "no such endpoint");
+    } else if (response.status == 405) {
+      send_error(response, 405, "method_not_allowed", "method not allowed on this endpoint");
+    } else {
+      send_error(response, response.status, "http_error", "request failed");
+    }
+  });
+  server.set_exception_handler(
+      [](const httplib::Request&, httplib::Response& response, std::exception_ptr) {
+        send_error(response, 500, "internal_error", "internal error");
+      });
+
+  server.Get("/v1/status", [&node](const httplib::Request&, httplib::Response& response) {
+    Json body;
+    if (!node.call([&] { body = status_json(node); }))
+      return send_unavailable(response);
+    send_json(response, 200, body);
+  });
+
+  server.Get(R"(/v1/accounts/([^/]+))", [&node](const httplib::Request& request,
+                                                httplib::Response& response) {
+    Result<Address> address = Address::parse(request.matches[1].str());
+    if (!address.ok())
+      return send_error(response, 400, address.error().code, address.error().message);
+    bool prove = request.get_param_value("prove") == "true";
+    std::optional<Json> body;
+    bool found = false;
+    if (!node.call([&] { body = account_json(node, *address, prove, found); }))
+      return send_unavailable(response);
+    if (!found) {
+      Json error = {
+          {"error", {{"code", "not_found"}, {"message", "no account at " + address->to_string()}}}};
+      if (body)
+        error.update(*body);  // the proof of absence, when asked for
+      return send_json(response, 404, error);
+    }
+    send_json(response, 200, *body);
+  });
+
+  server.Post("/v1/transactions", [&node](const httplib::Request& request,
+                                          httplib::Response& response) {
+    Json body = Json::parse(request.body, nullptr, /*allow_exceptions=*/false);
+    if (body.is_discarded() || !body.is_object()) {
+      return send_error(response, 400, "invalid_json", "the body must be a JSON object");
+    }
+    Result<std::vector<Transaction>> transactions = parse_transactions(
+        body, node.config().rpc_max_batch_transactions, node.genesis().params.max_tx_bytes);
+    if (!transactions.ok())
+      return send_error(response, 400, transactions.error().code, transactions.error().message);
+    std::vector<Status> outcomes;
+    if (!node.call([&] {
+          for (const Transaction& transaction : *transactions)
+            outcomes.push_back(node.submit(transaction));
+        })) {
+      return send_unavailable(response);
+    }
+    bool single = body.contains("tx");
+    if (single && !outcomes[0].ok() && outcomes[0].error().code != "duplicate") {
+      return send_error(response, status_for(outcomes[0].error()), outcomes[0].error().code,
+                        outcomes[0].error().message);
+    }
+    Json results = Json::array();
+    Json hashes = Json::array();
+    size_t accepted = 0;
+    for (size_t index = 0; index < transactions->size(); ++index) {
+      std::string hash = (*transactions)[index].hash().hex();
+      hashes.push_back(hash);
+      const Status& outcome = outcomes[index];
+      // Re-sending a transaction the node already has is not an error: it is pending.
+      if (outcome.ok() || outcome.error().code == "duplicate") {
+        accepted++;
+        results.push_back({{"hash", hash}, {"accepted", true}});
+      } else {
+        results.push_back(
+            {{"hash", hash},
+             {"accepted", false},
+             {"error", {{"code", outcome.error().code}, {"message", outcome.error().message}}}});
+      }
+    }
+    if (accepted == 0 && !single) {
+      return send_json(
+          response, 400,
+          {{"error", {{"code", "all_rejected"}, {"message", "no transaction was accepted"}}},
+           {"results", results}});
+    }
+    send_json(response, 202, {{"hashes", hashes}, {"results", results}, {"accepted", accepted}});
+  });
+
+  server.Get(R"(/v1/transactions/([^/]+))", [&node](const httplib::Request& request,
+                                                    httplib::Response& response) {
+    Result<Hash256> hash = Hash256::from_hex(request.matches[1].str());
+    if (!hash.ok())
+      return send_error(response, 400, "invalid_hash", "a transaction hash is 64 hex characters");
+    TransactionStatus status;
+    if (!node.call([&] { status = node.transaction_status(*hash); }))
+      return send_unavailable(response);
+    if (status.kind == TransactionStatus::Kind::unknown) {
+      return send_error(response, 404, "not_found", "this node does not know the transaction");
+    }
+    send_json(response, 200, transaction_status_json(*hash, status));
+  });
+
+  server.Get("/v1/blocks/latest", [&node](const httplib::Request&, httplib::Response& response) {
+    std::optional<Json> body;
+    if (!node.call([&] {
+          if (node.engine().height() > 0)
+            body = block_json(node, node.engine().height());
+        })) {
+      return send_unavailable(response);
+    }
+    if (!body)
+      return send_error(response, 404, "not_found", "no block has been committed yet");
+    send_json(response, 200, *body);
+  });
+
+  server.Get(R"(/v1/blocks/(\d{1,20}))", [&node](const httplib::Request& request,
+                                                 httplib::Response& response) {
+    uint64_t height = 0;
+    try {
+      height = std::stoull(request.matches[1].str());
+    } catch (...) {
+      return send_error(response, 400, "invalid_height", "height out of range");
+    }
+    std::optional<Json> body;
+    uint64_t latest = 0;
+    uint64_t oldest = 0;
+    if (!node.call([&] {
+          latest = node.engine().height();
+          oldest = node.storage().oldest_retained_height();
+          if (height >= 1 && height <= latest)
+            body = block_json(node, height);
+        })) {
+      return send_unavailable(response);
+    }
+    if (height == 0 || height > latest) {
+      return send_error(response, 404, "not_found",
+                        "height " + std::to_string(height) + " is not committed yet");
+    }
+    if (!body) {
+      return send_error(response, 410, "discarded",
+                        "block " + std::to_string(height) + " was discarded; the oldest kept is " +
+                            std::to_string(oldest));
+    }
+    send_json(response, 200, *body);
+  });
+
+  server.Get("/v1/validators", [&node](const httplib::Request&, httplib::Response& response) {
+    Json body;
+    if (!node.call([&] { body = validators_json(node); }))
+      return send_unavailable(response);
+    send_json(response, 200, body);
+  });
+
+  server.Get("/metrics", [&node](const httplib::Request&, httplib::Response& response) {
+    std::string text;
+    if (!node.call([&] { text = metrics_text(node); }))
+      return send_unavailable(response);
+    response.status = 200;
+    response.set_content(text, "text/plain; version=0.0.4");
+  });
+}
+
+}  // namespace tally

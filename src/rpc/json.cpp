@@ -1,0 +1,236 @@
+#include "rpc/json.h"
+
+#include <sstream>
+
+namespace tally {
+namespace {
+
+using Json = nlohmann::json;
+
+Json address_or_null(const Address& address) {
+  return address.key.is_zero() ? Json(nullptr) : Json(address.to_string());
+}
+
+}  // namespace
+
+Json header_json(const BlockHeader& header) {
+  return {{"chain_id", header.chain_id},
+          {"height", header.height},
+          {"time_ms", header.time_ms},
+          {"hash", header.hash().hex()},
+          {"previous_block_hash", header.previous_block_hash.hex()},
+          {"transactions_root", header.transactions_root.hex()},
+          {"state_root", header.state_root.hex()},
+          {"validators_hash", header.validators_hash.hex()},
+          {"next_validators_hash", header.next_validators_hash.hex()},
+          {"last_commit_hash", header.last_commit_hash.hex()},
+          {"evidence_hash", header.evidence_hash.hex()},
+          {"proposer", header.proposer.to_string()}};
+}
+
+Json status_json(const Node& node) {
+  const Engine& engine = node.engine();
+  const BlockHeader* latest = engine.last_header();
+  Json body = {{"chain_id", node.genesis().chain_id},
+               {"node_id", node.node_id().hex()},
+               {"moniker", node.config().moniker},
+               {"height", engine.height()},
+               {"latest_block_hash", latest ? Json(latest->hash().hex()) : Json(nullptr)},
+               {"latest_block_time", latest ? Json(latest->time_ms) : Json(nullptr)},
+               {"state_root", engine.state().state_root().hex()},
+               {"peers", node.transport().peer_count()},
+               {"syncing", node.syncing()},
+               {"validator", node.is_validator()},
+               {"round", engine.replica().round()},
+               {"mempool_size", node.mempool().size()}};
+  if (auto address = node.validator_address())
+    body["validator_address"] = address->to_string();
+  return body;
+}
+
+Json account_json(Node& node, const Address& address, bool prove, bool& found) {
+  const State& state = node.engine().state();
+  std::optional<Account> account = state.account(address);
+  found = account.has_value();
+  Json body;
+  if (account) {
+    body = {{"address", address.to_string()},
+            {"balance", format_units(account->balance)},
+            {"nonce", account->nonce},
+            {"endorser", address_or_null(account->endorser)},
+            {"created_height", account->created_height}};
+  }
+  if (prove) {
+    body["proof"] = to_hex(state.prove(address).encode());
+    body["state_root"] = state.state_root().hex();
+    body["height"] = node.engine().height();
+    if (const BlockHeader* header = node.engine().last_header()) {
+      std::optional<DecidedBlock> latest = node.storage().load_decided_block(header->height);
+      body["header"] = header_json(*header);
+      Writer header_bytes;
+      header->write(header_bytes);
+      body["header_bytes"] = to_hex(header_bytes.bytes());
+      if (latest) {
+        Writer commit_bytes;
+        latest->commit.write(commit_bytes);
+        body["commit"] = to_hex(commit_bytes.bytes());
+      }
+    }
+  }
+  return body;
+}
+
+Json transaction_status_json(const Hash256& hash, const TransactionStatus& status) {
+  Json body = {{"hash", hash.hex()}};
+  switch (status.kind) {
+    case TransactionStatus::Kind::pending:
+      body["status"] = "pending";
+      break;
+    case TransactionStatus::Kind::committed:
+      body["status"] = "committed";
+      body["height"] = status.height;
+      break;
+    case TransactionStatus::Kind::rejected:
+      body["status"] = "rejected";
+      body["reason"] = {{"code", status.reason.code}, {"message", status.reason.message}};
+      break;
+    case TransactionStatus::Kind::unknown:
+      body["status"] = "unknown";
+      break;
+  }
+  return body;
+}
+
+std::optional<Json> block_json(Node& node, uint64_t height) {
+  std::optional<DecidedBlock> decided = node.storage().load_decided_block(height);
+  if (!decided)
+    return std::nullopt;
+  const Block& block = decided->block;
+  Json transactions = Json::array();
+  for (const Transaction& transaction : block.transactions) {
+    const Transfer& transfer = transaction.transfer;
+    transactions.push_back({{"hash", transaction.hash().hex()},
+                            {"from", transfer.from.to_string()},
+                            {"to", transfer.to.to_string()},
+                            {"amount", format_units(transfer.amount)},
+                            {"fee", format_units(transfer.fee)},
+                            {"nonce", transfer.nonce},
+                            {"create", transfer.create}});
+  }
+  Json signatures = Json::array();
+  for (const CommitSignature& signature : decided->commit.signatures) {
+    signatures.push_back(
+        {{"validator", signature.validator.to_string()}, {"signature", signature.signature.hex()}});
+  }
+  return Json{{"header", header_json(block.header)},
+              {"transactions", transactions},
+              {"evidence", block.evidence.size()},
+              {"commit", {{"round", decided->commit.round}, {"signatures", signatures}}}};
+}
+
+Json validators_json(const Node& node) {
+  const ValidatorSet& validators = node.engine().validators();
+  Json list = Json::array();
+  for (const Validator& validator : validators.validators()) {
+    std::string name;
+    for (const GenesisValidator& entry : node.genesis().validators) {
+      if (entry.address == validator.address)
+        name = entry.name;
+    }
+    list.push_back(
+        {{"address", validator.address.to_string()}, {"power", validator.power}, {"name", name}});
+  }
+  return {{"height", node.engine().height()},
+          {"total_power", validators.total_power()},
+          {"hash", validators.hash().hex()},
+          {"validators", list}};
+}
+
+std::string metrics_text(const Node& node) {
+  const NodeCounters& counters = node.counters();
+  std::ostringstream out;
+  auto metric = [&out](const char* name, const char* type, const char* help, uint64_t value) {
+    out << "# HELP " << name << " " << help << "\n# TYPE " << name << " " << type << "\n"
+        << name << " " << value << "\n";
+  };
+  metric("tally_height", "gauge", "Last committed height.", node.engine().height());
+  metric("tally_round", "gauge", "Consensus round at the current height.",
+         node.engine().replica().round());
+  metric("tally_blocks_committed_total", "counter", "Blocks committed since start.",
+         counters.blocks_committed);
+  metric("tally_transactions_committed_total", "counter", "Transactions committed since start.",
+         counters.transactions_committed);
+  metric("tally_mempool_transactions", "gauge", "Transactions in the mempool.",
+         node.mempool().size());
+  metric("tally_mempool_bytes", "gauge", "Bytes of transactions in the mempool.",
+         node.mempool().bytes());
+  metric("tally_peers", "gauge", "Connected peers.", node.transport().peer_count());
+  metric("tally_signatures_verified_total", "counter", "Transaction signatures verified.",
+         node.mempool().signatures_verified());
+  metric("tally_p2p_messages_received_total", "counter", "Messages received from peers.",
+         counters.messages_received);
+  metric("tally_p2p_messages_rejected_total", "counter", "Undecodable messages from peers.",
+         counters.messages_rejected);
+  metric("tally_last_block_transactions", "gauge", "Transactions in the last block.",
+         counters.last_block_transactions);
+  metric("tally_last_block_bytes", "gauge", "Bytes of transactions in the last block.",
+         counters.last_block_bytes);
+  metric("tally_last_commit_latency_ms", "gauge", "From the last block's time to its commit here.",
+         counters.last_commit_latency_ms);
+  return out.str();
+}
+
+Result<std::vector<Transaction>> parse_transactions(const Json& body, size_t max_batch,
+                                                    size_t max_transaction_bytes) {
+  auto invalid = [](std::string message) {
+    return make_error("invalid_request", std::move(message));
+  };
+  bool single = body.contains("tx");
+  bool batch = body.contains("txs");
+  if (single == batch)
+    return invalid("send either \"tx\": \"<hex>\" or \"txs\": [\"<hex>\", …]");
+  for (const auto& item : body.items()) {
+    if (item.key() != "tx" && item.key() != "txs")
+      return invalid("unknown field \"" + item.key() + "\"");
+  }
+  std::vector<const Json*> items;
+  if (single) {
+    items.push_back(&body["tx"]);
+  } else {
+    const Json& list = body["txs"];
+    if (!list.is_array())
+      return invalid("\"txs\" must be an array of hex strings");
+    if (list.empty())
+      return invalid("\"txs\" is empty");
+    if (list.size() > max_batch) {
+      return make_error("batch_too_large", std::to_string(list.size()) + " transactions; at most " +
+                                               std::to_string(max_batch) + " per request");
+    }
+    for (const Json& item : list)
+      items.push_back(&item);
+  }
+  std::vector<Transaction> transactions;
+  transactions.reserve(items.size());
+  for (size_t index = 0; index < items.size(); ++index) {
+    std::string where = single ? "tx" : "txs[" + std::to_string(index) + "]";
+    if (!items[index]->is_string())
+      return invalid(where + " must be a hex string");
+    const std::string& text = items[index]->get_ref<const std::string&>();
+    if (text.size() > 2 * max_transaction_bytes) {
+      return make_error(
+          "invalid_transaction",
+          where + " is larger than " + std::to_string(max_transaction_bytes) + " bytes");
+    }
+    Result<Bytes> bytes = from_hex(text);
+    if (!bytes.ok())
+      return make_error("invalid_hex", where + ": " + bytes.error().message);
+    Result<Transaction> transaction = Transaction::decode(*bytes);
+    if (!transaction.ok()) {
+      return make_error("invalid_transaction", where + ": " + transaction.error().message);
+    }
+    transactions.push_back(*transaction);
+  }
+  return transactions;
+}
+
+}  // namespace tally

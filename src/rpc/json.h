@@ -1,0 +1,28 @@
+#pragma once
+// JSON views of node state for the API. All functions that take a Node run on its event loop.
+// Amounts are strings of base units, addresses "tally1…", hashes and binary blobs hex.
+
+#include <nlohmann/json.hpp>
+
+#include "node/node.h"
+
+namespace tally {
+
+nlohmann::json status_json(const Node& node);
+// `found` tells whether the account exists; with `prove` the result carries the proof (of
+// inclusion or absence), the latest header and its commit.
+nlohmann::json account_json(Node& node, const Address& address, bool prove, bool& found);
+nlohmann::json transaction_status_json(const Hash256& hash, const TransactionStatus& status);
+// nullopt when the block was discarded.
+std::optional<nlohmann::json> block_json(Node& node, uint64_t height);
+nlohmann::json validators_json(const Node& node);
+std::string metrics_text(const Node& node);
+
+nlohmann::json header_json(const BlockHeader& header);
+
+// {"tx": "<hex>"} or {"txs": ["<hex>", …]}; error codes "invalid_request", "invalid_hex",
+// "batch_too_large", "invalid_transaction".
+Result<std::vector<Transaction>> parse_transactions(const nlohmann::json& body, size_t max_batch,
+                                                    size_t max_transaction_bytes);
+
+}  // namespace tally
