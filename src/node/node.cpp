@@ -73,6 +73,7 @@ Result<std::unique_ptr<Node>> Node::open(const std::filesystem::path& home_direc
   storage_options.retain_blocks = node->config_.retain_blocks;
   storage_options.snapshot_interval = node->config_.snapshot_interval;
   storage_options.snapshot_keep = node->config_.snapshot_keep;
+  storage_options.keep_blocks_since_snapshot = true;
   Result<std::unique_ptr<NodeStorage>> storage =
       NodeStorage::open(home.data(), node->genesis_, storage_options);
   if (!storage.ok())
@@ -102,6 +103,9 @@ Result<std::unique_ptr<Node>> Node::open(const std::filesystem::path& home_direc
   p2p::Callbacks callbacks;
   callbacks.on_connected = [self](p2p::PeerId peer, const PublicKey& key) {
     spdlog::info("peer {} connected ({})", peer, key.hex().substr(0, 16));
+    if (self->sync_progress_.phase == StateSyncProgress::Phase::probing) {
+      self->send_to(peer, SnapshotListRequest{});
+    }
   };
   callbacks.on_message = [self](p2p::PeerId peer, Bytes bytes) {
     self->on_peer_message(peer, std::move(bytes));
@@ -125,13 +129,23 @@ uint64_t Node::now_ms() const {
                                    .count());
 }
 
+namespace {
+
+constexpr auto kSnapshotProbe = std::chrono::milliseconds(3000);
+constexpr auto kSyncRequestTimeout = std::chrono::milliseconds(10'000);
+
+}  // namespace
+
 Status Node::start() {
   TALLY_TRY(transport_->start());
-  TALLY_TRY(engine_->start(now_ms()));
-  spdlog::info("node {} started: chain {}, height {}, {} validator, p2p {}, node id {}",
-               config_.moniker, genesis_.chain_id, engine_->height(),
-               is_validator() ? "a" : "not a", config_.p2p_listen.to_string(), node_id_.hex());
-  drain_engine();
+  if (storage_->last_decided_height() == 0 && !config_.persistent_peers.empty()) {
+    // A new node: ask peers for snapshots first; without any, start from genesis.
+    sync_progress_.phase = StateSyncProgress::Phase::probing;
+    spdlog::info("new node: asking peers for snapshots");
+    arm_sync_timer(kSnapshotProbe, [this] { finish_probe(); });
+  } else {
+    start_consensus();
+  }
   signals_.add(SIGINT);
   signals_.add(SIGTERM);
   signals_.async_wait([this](const std::error_code& error, int signal) {
@@ -141,6 +155,193 @@ Status Node::start() {
     }
   });
   return Status::success();
+}
+
+void Node::start_consensus() {
+  Status started = engine_->start(now_ms());
+  if (!started.ok()) {
+    spdlog::critical("cannot start consensus: {}", started.error().message);
+    stop();
+    return;
+  }
+  consensus_started_ = true;
+  sync_progress_.phase = StateSyncProgress::Phase::done;
+  spdlog::info("node {} started: chain {}, height {}, {} validator, p2p {}, node id {}",
+               config_.moniker, genesis_.chain_id, engine_->height(),
+               is_validator() ? "a" : "not a", config_.p2p_listen.to_string(), node_id_.hex());
+  drain_engine();
+}
+
+void Node::send_to(p2p::PeerId peer, const Message& message) {
+  transport_->send(peer, encode_message(message));
+}
+
+void Node::arm_sync_timer(std::chrono::milliseconds delay, std::function<void()> action) {
+  sync_timer_.emplace(io_, delay);
+  uint64_t serial = ++sync_request_serial_;
+  sync_timer_->async_wait([this, serial, action](const std::error_code& error) {
+    if (error || stopping_ || serial != sync_request_serial_)
+      return;
+    action();
+  });
+}
+
+bool Node::serve_snapshot_request(p2p::PeerId peer, const Message& message) {
+  std::filesystem::path directory = home_.snapshots();
+  if (std::holds_alternative<SnapshotListRequest>(message)) {
+    std::vector<uint64_t> heights = list_snapshots(directory);
+    if (heights.size() > kMaxSnapshotsListed) {
+      heights.erase(heights.begin(), heights.end() - static_cast<long>(kMaxSnapshotsListed));
+    }
+    send_to(peer, SnapshotList{heights});
+  } else if (const auto* request = std::get_if<SnapshotManifestRequest>(&message)) {
+    // An empty reply says "not here (any more)": the requester moves on at once.
+    Result<SnapshotManifest> manifest = read_snapshot_manifest(directory, request->height);
+    send_to(peer,
+            SnapshotManifestData{request->height, manifest.ok() ? manifest->encode() : Bytes{}});
+  } else if (const auto* request = std::get_if<SnapshotChunkRequest>(&message)) {
+    Result<Bytes> chunk = read_snapshot_chunk(directory, request->height, request->index);
+    send_to(peer, SnapshotChunkData{request->height, request->index,
+                                    chunk.ok() ? std::move(*chunk) : Bytes{}});
+  } else {
+    return false;
+  }
+  return true;
+}
+
+void Node::finish_probe() {
+  ++sync_request_serial_;  // the probe timer, if still pending, is now stale
+  uint64_t best = 0;
+  for (const auto& [peer, heights] : snapshot_offers_) {
+    for (uint64_t height : heights)
+      best = std::max(best, height);
+  }
+  if (best == 0) {
+    spdlog::info("no peer offers a snapshot: starting from genesis");
+    start_consensus();
+    return;
+  }
+  sync_candidates_.clear();
+  for (const auto& [peer, heights] : snapshot_offers_) {
+    if (std::find(heights.begin(), heights.end(), best) != heights.end()) {
+      sync_candidates_.push_back(peer);
+    }
+  }
+  sync_progress_ = StateSyncProgress{StateSyncProgress::Phase::downloading, best, 0, 0, 0};
+  sync_manifest_.reset();
+  sync_chunks_.clear();
+  spdlog::info("state sync: snapshot at height {} offered by {} peers", best,
+               sync_candidates_.size());
+  request_next_sync_item();
+}
+
+void Node::request_next_sync_item() {
+  if (sync_candidates_.empty()) {
+    spdlog::warn("state sync: no peer left for the snapshot at height {}; asking again",
+                 sync_progress_.height);
+    sync_progress_.phase = StateSyncProgress::Phase::probing;
+    snapshot_offers_.clear();
+    transport_->broadcast(encode_message(SnapshotListRequest{}));
+    arm_sync_timer(kSnapshotProbe, [this] { finish_probe(); });
+    return;
+  }
+  p2p::PeerId peer = sync_candidates_.front();
+  if (!sync_manifest_) {
+    send_to(peer, SnapshotManifestRequest{sync_progress_.height});
+  } else {
+    send_to(peer, SnapshotChunkRequest{sync_progress_.height,
+                                       static_cast<uint32_t>(sync_chunks_.size())});
+  }
+  arm_sync_timer(kSyncRequestTimeout, [this] { drop_sync_peer("no answer in time"); });
+}
+
+void Node::drop_sync_peer(const std::string& reason) {
+  if (sync_candidates_.empty())
+    return;
+  spdlog::warn("state sync: dropping peer {}: {}", sync_candidates_.front(), reason);
+  sync_candidates_.erase(sync_candidates_.begin());
+  sync_progress_.peers_dropped++;
+  request_next_sync_item();
+}
+
+void Node::on_sync_message(p2p::PeerId peer, const Message& message) {
+  using Phase = StateSyncProgress::Phase;
+  if (const auto* list = std::get_if<SnapshotList>(&message)) {
+    if (sync_progress_.phase != Phase::probing)
+      return;
+    snapshot_offers_[peer] = list->heights;
+    // Snapshots age quickly on a busy chain: decide once every connected peer has answered.
+    if (snapshot_offers_.size() >= transport_->peer_count())
+      finish_probe();
+    return;
+  }
+  if (sync_progress_.phase != Phase::downloading || sync_candidates_.empty() ||
+      sync_candidates_.front() != peer) {
+    return;  // not what we are waiting for, or from another peer
+  }
+  if (const auto* data = std::get_if<SnapshotManifestData>(&message)) {
+    if (sync_manifest_ || data->height != sync_progress_.height)
+      return;
+    if (data->manifest.empty())
+      return drop_sync_peer("the snapshot is no longer available");
+    Result<SnapshotManifest> manifest = SnapshotManifest::decode(data->manifest);
+    if (!manifest.ok())
+      return drop_sync_peer("bad manifest: " + manifest.error().message);
+    if (manifest->height != sync_progress_.height || manifest->chain_id != genesis_.chain_id) {
+      return drop_sync_peer("manifest for another height or chain");
+    }
+    Status verified = verify_snapshot_commit(genesis_, *manifest, checker_);
+    if (!verified.ok())
+      return drop_sync_peer("manifest commit: " + verified.error().message);
+    sync_manifest_ = std::move(*manifest);
+    sync_progress_.chunks_total = sync_manifest_->chunk_hashes.size();
+    spdlog::info("state sync: manifest verified (height {}, {} accounts, {} chunks)",
+                 sync_progress_.height, sync_manifest_->account_count, sync_progress_.chunks_total);
+  } else if (const auto* data = std::get_if<SnapshotChunkData>(&message)) {
+    if (!sync_manifest_ || data->height != sync_progress_.height ||
+        data->index != sync_chunks_.size()) {
+      return;
+    }
+    if (data->chunk.empty()) {
+      sync_manifest_.reset();  // pruned mid-download: start over with a newer snapshot
+      sync_chunks_.clear();
+      sync_candidates_.clear();
+      return request_next_sync_item();
+    }
+    Status verified = verify_snapshot_chunk(*sync_manifest_, data->index, data->chunk);
+    if (!verified.ok()) {
+      return drop_sync_peer("bad chunk " + std::to_string(data->index) + ": " +
+                            verified.error().message);
+    }
+    sync_chunks_.push_back(data->chunk);
+    sync_progress_.chunks_done = sync_chunks_.size();
+    spdlog::info("state sync: chunk {}/{} from peer {}", sync_progress_.chunks_done,
+                 sync_progress_.chunks_total, peer);
+  } else {
+    return;
+  }
+  if (sync_manifest_ && sync_chunks_.size() == sync_manifest_->chunk_hashes.size()) {
+    ++sync_request_serial_;  // cancels the pending timeout
+    Result<State> state = restore_state_from_snapshot(genesis_, *sync_manifest_, sync_chunks_);
+    if (!state.ok()) {
+      sync_manifest_.reset();
+      sync_chunks_.clear();
+      return drop_sync_peer("snapshot does not restore: " + state.error().message);
+    }
+    Status imported = storage_->import_snapshot(*sync_manifest_, *state);
+    if (!imported.ok()) {
+      spdlog::critical("state sync: cannot import the snapshot: {}", imported.error().message);
+      stop();
+      return;
+    }
+    spdlog::info("state sync: restored height {} (root {}), joining consensus",
+                 sync_progress_.height, state->state_root().hex().substr(0, 16));
+    sync_manifest_.reset();
+    sync_chunks_.clear();
+    start_consensus();
+    return;
+  }
+  request_next_sync_item();
 }
 
 void Node::run() {
@@ -172,6 +373,8 @@ bool Node::call(const std::function<void()>& work, std::chrono::milliseconds tim
 }
 
 Status Node::submit(const Transaction& transaction) {
+  if (!consensus_started_)
+    return make_error("syncing", "the node is still syncing; try another node");
   Hash256 hash = transaction.hash();
   Status status = engine_->submit_transaction(transaction, now_ms());
   if (status.ok()) {
@@ -199,7 +402,7 @@ TransactionStatus Node::transaction_status(const Hash256& hash) const {
 }
 
 bool Node::syncing() const {
-  return highest_peer_height_ > engine_->height() + 2;
+  return !consensus_started_ || highest_peer_height_ > engine_->height() + 2;
 }
 
 void Node::remember(const Hash256& hash, TransactionStatus status) {
@@ -219,6 +422,12 @@ void Node::on_peer_message(p2p::PeerId peer, Bytes bytes) {
   if (!message.ok()) {
     counters_.messages_rejected++;
     spdlog::debug("undecodable message from peer {}: {}", peer, message.error().message);
+    return;
+  }
+  if (serve_snapshot_request(peer, *message))
+    return;
+  if (!consensus_started_) {
+    on_sync_message(peer, *message);
     return;
   }
   if (const auto* status = std::get_if<StatusMessage>(&*message)) {

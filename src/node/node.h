@@ -24,6 +24,7 @@
 #include "node/home.h"
 #include "p2p/transport.h"
 #include "storage/node_storage.h"
+#include "storage/snapshot.h"
 
 namespace tally {
 
@@ -32,6 +33,17 @@ struct TransactionStatus {
   Kind kind = Kind::unknown;
   uint64_t height = 0;  // committed
   Error reason;         // rejected
+};
+
+// A new node first asks its peers for snapshots; if one has a snapshot it downloads and checks it
+// (state sync) before starting consensus, then catches up by blocks.
+struct StateSyncProgress {
+  enum class Phase { probing, downloading, done };
+  Phase phase = Phase::done;
+  uint64_t height = 0;
+  size_t chunks_done = 0;
+  size_t chunks_total = 0;
+  size_t peers_dropped = 0;
 };
 
 struct NodeCounters {
@@ -72,6 +84,9 @@ class Node {
   const p2p::Transport& transport() const { return *transport_; }
   const NodeCounters& counters() const { return counters_; }
   bool syncing() const;
+  const StateSyncProgress& state_sync() const { return sync_progress_; }
+  // False while a new node looks for snapshots or syncs one: the engine has no state yet.
+  bool consensus_started() const { return consensus_started_; }
 
   // --- Immutable after open() -------------------------------------------------------------------
   const NodeConfig& config() const { return config_; }
@@ -90,6 +105,15 @@ class Node {
   void on_peer_message(p2p::PeerId peer, Bytes bytes);
   void on_committed(const DecidedBlock& decided);
   void remember(const Hash256& hash, TransactionStatus status);
+  void start_consensus();
+  // State sync.
+  bool serve_snapshot_request(p2p::PeerId peer, const Message& message);
+  void on_sync_message(p2p::PeerId peer, const Message& message);
+  void finish_probe();
+  void request_next_sync_item();
+  void drop_sync_peer(const std::string& reason);
+  void arm_sync_timer(std::chrono::milliseconds delay, std::function<void()> action);
+  void send_to(p2p::PeerId peer, const Message& message);
 
   NodeHome home_;
   NodeConfig config_;
@@ -110,6 +134,15 @@ class Node {
   std::map<Hash256, TransactionStatus> recent_;
   std::deque<Hash256> recent_order_;
   bool stopping_ = false;
+  bool consensus_started_ = false;
+
+  StateSyncProgress sync_progress_;
+  std::map<p2p::PeerId, std::vector<uint64_t>> snapshot_offers_;
+  std::vector<p2p::PeerId> sync_candidates_;  // peers offering the chosen height, in order
+  std::optional<SnapshotManifest> sync_manifest_;
+  std::vector<Bytes> sync_chunks_;
+  std::optional<asio::steady_timer> sync_timer_;
+  uint64_t sync_request_serial_ = 0;  // a reply or timeout for an older request is stale
 };
 
 }  // namespace tally

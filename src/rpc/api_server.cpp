@@ -103,8 +103,15 @@ void ApiServer::install_routes() {
     bool prove = request.get_param_value("prove") == "true";
     std::optional<Json> body;
     bool found = false;
-    if (!node.call([&] { body = account_json(node, *address, prove, found); }))
+    bool syncing = false;
+    if (!node.call([&] {
+          syncing = !node.consensus_started();
+          if (!syncing)
+            body = account_json(node, *address, prove, found);
+        }))
       return send_unavailable(response);
+    if (syncing)
+      return send_error(response, 503, "syncing", "the node is still syncing");
     if (!found) {
       Json error = {
           {"error", {{"code", "not_found"}, {"message", "no account at " + address->to_string()}}}};
@@ -181,8 +188,9 @@ void ApiServer::install_routes() {
   server.Get("/v1/blocks/latest", [&node](const httplib::Request&, httplib::Response& response) {
     std::optional<Json> body;
     if (!node.call([&] {
-          if (node.engine().height() > 0)
+          if (node.consensus_started() && node.engine().height() > 0) {
             body = block_json(node, node.engine().height());
+          }
         })) {
       return send_unavailable(response);
     }
@@ -203,7 +211,7 @@ void ApiServer::install_routes() {
     uint64_t latest = 0;
     uint64_t oldest = 0;
     if (!node.call([&] {
-          latest = node.engine().height();
+          latest = node.consensus_started() ? node.engine().height() : 0;
           oldest = node.storage().oldest_retained_height();
           if (height >= 1 && height <= latest)
             body = block_json(node, height);
@@ -231,7 +239,10 @@ void ApiServer::install_routes() {
 
   server.Get("/metrics", [&node](const httplib::Request&, httplib::Response& response) {
     std::string text;
-    if (!node.call([&] { text = metrics_text(node); }))
+    if (!node.call([&] {
+          if (node.consensus_started())
+            text = metrics_text(node);
+        }))
       return send_unavailable(response);
     response.status = 200;
     response.set_content(text, "text/plain; version=0.0.4");

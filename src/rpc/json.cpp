@@ -28,7 +28,32 @@ Json header_json(const BlockHeader& header) {
           {"proposer", header.proposer.to_string()}};
 }
 
+Json state_sync_json(const Node& node) {
+  const StateSyncProgress& sync = node.state_sync();
+  const char* phase = sync.phase == StateSyncProgress::Phase::probing       ? "probing"
+                      : sync.phase == StateSyncProgress::Phase::downloading ? "downloading"
+                                                                            : "done";
+  return {{"phase", phase},
+          {"height", sync.height},
+          {"chunks_done", sync.chunks_done},
+          {"chunks_total", sync.chunks_total},
+          {"peers_dropped", sync.peers_dropped}};
+}
+
 Json status_json(const Node& node) {
+  if (!node.consensus_started()) {
+    return {{"chain_id", node.genesis().chain_id},
+            {"node_id", node.node_id().hex()},
+            {"moniker", node.config().moniker},
+            {"height", 0},
+            {"latest_block_hash", nullptr},
+            {"latest_block_time", nullptr},
+            {"state_root", nullptr},
+            {"peers", node.transport().peer_count()},
+            {"syncing", true},
+            {"validator", node.is_validator()},
+            {"state_sync", state_sync_json(node)}};
+  }
   const Engine& engine = node.engine();
   const BlockHeader* latest = engine.last_header();
   Json body = {{"chain_id", node.genesis().chain_id},
@@ -42,7 +67,8 @@ Json status_json(const Node& node) {
                {"syncing", node.syncing()},
                {"validator", node.is_validator()},
                {"round", engine.replica().round()},
-               {"mempool_size", node.mempool().size()}};
+               {"mempool_size", node.mempool().size()},
+               {"state_sync", state_sync_json(node)}};
   if (auto address = node.validator_address())
     body["validator_address"] = address->to_string();
   return body;

@@ -317,6 +317,12 @@ Status NodeStorage::save_decided_block_and_accounts(
   uint64_t previous_oldest = oldest_retained_.load();
   uint64_t oldest = last == 0 ? height : previous_oldest;
   uint64_t target = height > options_.retain_blocks ? height - options_.retain_blocks : 1;
+  if (options_.keep_blocks_since_snapshot && options_.snapshot_interval > 0) {
+    // A node that state-syncs from our newest snapshot catches up with the blocks after it;
+    // until the first snapshot exists, that means every block.
+    uint64_t newest_snapshot = height / options_.snapshot_interval * options_.snapshot_interval;
+    target = std::min(target, std::max<uint64_t>(newest_snapshot, 1));
+  }
   target = std::max(target, oldest);
   if (target > oldest) {
     // One discarded height per commit in the steady state: a point delete. A wider range (after

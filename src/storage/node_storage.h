@@ -45,6 +45,10 @@ struct StorageOptions {
   // Blocks below (last decided height - retain_blocks) are deleted; the last decided block is
   // always kept.
   uint64_t retain_blocks = 100;
+  // Also keep every block from the newest snapshot height on (every block before the first
+  // snapshot), so that peers state-syncing from a snapshot can catch up by blocks. Disk use is
+  // then bounded by retain_blocks + snapshot_interval blocks. The node turns this on.
+  bool keep_blocks_since_snapshot = false;
   // A snapshot every this many heights (0: never); the newest snapshot_keep are kept (>= 1).
   uint64_t snapshot_interval = 1000;
   uint32_t snapshot_keep = 2;
