@@ -125,12 +125,18 @@ void Engine::on_message(PeerId from, const Message& message, uint64_t now_ms) {
   } else if (const auto* evidence = std::get_if<DuplicateVoteEvidence>(&message)) {
     add_evidence(*evidence);
   } else if (const auto* batch = std::get_if<TransactionsMessage>(&message)) {
-    bool admitted = false;
+    // Newly admitted transactions travel on to every other peer; known ones stop here, so
+    // gossip ends, and nothing is echoed back to its sender.
+    TransactionsMessage fresh;
     for (const Transaction& transaction : batch->transactions) {
-      admitted = pool_.add(transaction, *state_).ok() || admitted;
+      if (pool_.add(transaction, *state_).ok())
+        fresh.transactions.push_back(transaction);
     }
-    if (admitted && awaiting_start_)
-      start_next_height();
+    if (!fresh.transactions.empty()) {
+      output_.messages.push_back(Envelope{std::nullopt, std::move(fresh), from});
+      if (awaiting_start_)
+        start_next_height();
+    }
   }
   process_replica_output(now_ms);
 }

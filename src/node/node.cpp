@@ -447,7 +447,7 @@ void Node::drain_engine() {
     if (envelope.to) {
       transport_->send(*envelope.to, bytes);
     } else {
-      transport_->broadcast(bytes);
+      transport_->broadcast(bytes, envelope.except);
     }
   }
   for (const EngineTimer& timer : output.timers)

@@ -208,7 +208,7 @@ std::vector<Wire> Adversary::tamper(SimNode& node, std::vector<Envelope> envelop
         targets.push_back(size_t(*envelope.to));
     } else {
       for (size_t peer = 0; peer < nodes_; ++peer) {
-        if (peer != node.index)
+        if (peer != node.index && (!envelope.except || *envelope.except != peer))
           targets.push_back(peer);
       }
     }

@@ -577,7 +577,7 @@ void Simulation::route(size_t index, std::vector<Envelope> messages) {
       }
     } else {
       for (size_t peer = 0; peer < nodes_.size(); ++peer) {
-        if (peer != index)
+        if (peer != index && (!envelope.except || *envelope.except != peer))
           network_->send(index, peer, bytes);
       }
     }

@@ -299,3 +299,33 @@ TEST_F(EngineClusterTest, RestartsFromStoredAccountsWithoutReplayingAndRefusesTa
 
 }  // namespace
 }  // namespace tally
+
+namespace tally {
+namespace {
+
+TEST_F(EngineClusterTest, RegossipsNewTransactionsToOthersButNeverBackOrTwice) {
+  Engine& engine = *nodes_[1]->engine;
+  (void)engine.take_output();
+  Transaction transaction = signed_transfer(0, address_for(1), 5, 10, 0);
+  engine.on_message(/*from=*/2, TransactionsMessage{{transaction}}, now_);
+  EngineOutput first = engine.take_output();
+  size_t regossiped = 0;
+  for (const Envelope& envelope : first.messages) {
+    if (const auto* batch = std::get_if<TransactionsMessage>(&envelope.message)) {
+      ++regossiped;
+      EXPECT_FALSE(envelope.to.has_value());
+      ASSERT_TRUE(envelope.except.has_value());
+      EXPECT_EQ(*envelope.except, 2u);
+      EXPECT_EQ(batch->transactions, std::vector<Transaction>{transaction});
+    }
+  }
+  EXPECT_EQ(regossiped, 1u);
+  engine.on_message(/*from=*/3, TransactionsMessage{{transaction}}, now_);
+  for (const Envelope& envelope : engine.take_output().messages) {
+    EXPECT_FALSE(std::holds_alternative<TransactionsMessage>(envelope.message))
+        << "known: not again";
+  }
+}
+
+}  // namespace
+}  // namespace tally
