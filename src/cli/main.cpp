@@ -13,6 +13,7 @@ int main(int argc, char** argv) {
   tally::cli::add_localnet_commands(app);
   tally::cli::add_node_commands(app);
   tally::cli::add_client_commands(app);
+  tally::cli::add_snapshot_commands(app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp& help) {
