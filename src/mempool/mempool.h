@@ -113,6 +113,9 @@ class Mempool final : public TransactionPool {
   uint64_t cache_hits() const { return verifier_.hits_; }
   uint64_t cache_misses() const { return verifier_.misses_; }
   uint64_t signatures_verified() const { return verifier_.verified_; }
+  // Records that the signature of the transaction with this hash was verified for this chain
+  // elsewhere (a worker thread), so admission and block validation do not verify it again.
+  void note_signature_verified(const Hash256& hash) { verifier_.remember(hash); }
 
  private:
   struct Pending {

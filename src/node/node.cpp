@@ -35,6 +35,7 @@ Node::Node(NodeHome home, NodeConfig config, Genesis genesis)
       signals_(io_) {}
 
 Node::~Node() {
+  verify_pool_.join();  // no task may post back into a node being destroyed
   if (transport_)
     transport_->stop();
   transport_.reset();  // before the io_context, as the transport requires
@@ -426,6 +427,29 @@ void Node::on_peer_message(p2p::PeerId peer, Bytes bytes) {
   }
   if (serve_snapshot_request(peer, *message))
     return;
+  if (auto* batch = std::get_if<TransactionsMessage>(&*message); batch && consensus_started_) {
+    // Ed25519 is the expensive part of admission: verify on the worker pool, admit on the loop.
+    asio::post(verify_pool_, [this, peer, batch = std::move(*batch)]() mutable {
+      TransactionsMessage valid;
+      for (Transaction& transaction : batch.transactions) {
+        if (verify_transaction_signature(transaction, genesis_.chain_id)) {
+          valid.transactions.push_back(std::move(transaction));
+        }
+      }
+      if (valid.transactions.empty())
+        return;
+      asio::post(io_, [this, peer, valid = std::move(valid)] {
+        if (stopping_)
+          return;
+        for (const Transaction& transaction : valid.transactions) {
+          mempool_->note_signature_verified(transaction.hash());
+        }
+        engine_->on_message(peer, valid, now_ms());
+        drain_engine();
+      });
+    });
+    return;
+  }
   if (!consensus_started_) {
     on_sync_message(peer, *message);
     return;

@@ -7,6 +7,7 @@
 #include <asio/io_context.hpp>
 #include <asio/signal_set.hpp>
 #include <asio/steady_timer.hpp>
+#include <asio/thread_pool.hpp>
 
 #include <chrono>
 #include <deque>
@@ -17,6 +18,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <thread>
 
 #include "consensus/engine.h"
 #include "mempool/mempool.h"
@@ -77,6 +79,8 @@ class Node {
 
   // --- Event loop only (inside call()) ---------------------------------------------------------
   Status submit(const Transaction& transaction);
+  // A signature checked off the event loop (by the API's threads or the worker pool).
+  void note_signature_verified(const Hash256& hash) { mempool_->note_signature_verified(hash); }
   TransactionStatus transaction_status(const Hash256& hash) const;
   const Engine& engine() const { return *engine_; }
   const Mempool& mempool() const { return *mempool_; }
@@ -143,6 +147,10 @@ class Node {
   std::vector<Bytes> sync_chunks_;
   std::optional<asio::steady_timer> sync_timer_;
   uint64_t sync_request_serial_ = 0;  // a reply or timeout for an older request is stale
+
+  // Verifies the signatures of transactions from peers off the event loop. Declared last, so it
+  // is destroyed (joined) first, while everything its tasks post back to still exists.
+  asio::thread_pool verify_pool_{std::max(1u, std::thread::hardware_concurrency())};
 };
 
 }  // namespace tally

@@ -132,10 +132,21 @@ void ApiServer::install_routes() {
         body, node.config().rpc_max_batch_transactions, node.genesis().params.max_tx_bytes);
     if (!transactions.ok())
       return send_error(response, 400, transactions.error().code, transactions.error().message);
+    // Signatures are checked here, on the API's own thread, not on the node's event loop; only
+    // successes are passed on (a bad one is refused by admission with the usual precedence).
+    std::vector<bool> signature_ok;
+    signature_ok.reserve(transactions->size());
+    for (const Transaction& transaction : *transactions) {
+      signature_ok.push_back(verify_transaction_signature(transaction, node.genesis().chain_id));
+    }
     std::vector<Status> outcomes;
     if (!node.call([&] {
-          for (const Transaction& transaction : *transactions)
+          for (size_t index = 0; index < transactions->size(); ++index) {
+            const Transaction& transaction = (*transactions)[index];
+            if (signature_ok[index])
+              node.note_signature_verified(transaction.hash());
             outcomes.push_back(node.submit(transaction));
+          }
         })) {
       return send_unavailable(response);
     }

@@ -207,6 +207,9 @@ Transaction Cluster::transfer(size_t from, const Address& to, uint64_t amount_un
 
 int Cluster::submit(size_t node, const Transaction& transaction) const {
   auto response = post(node, "/v1/transactions", {{"tx", to_hex(transaction.encode())}});
+  if (response && response->first != 202) {
+    std::fprintf(stderr, "submit to node%zu refused: %s\n", node, response->second.dump().c_str());
+  }
   return response ? response->first : 0;
 }
 

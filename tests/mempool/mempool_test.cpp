@@ -487,3 +487,23 @@ TEST(MempoolDeterminismTest, SelectionDoesNotDependOnArrivalOrder) {
 
 }  // namespace
 }  // namespace tally
+
+namespace tally {
+namespace {
+
+TEST_F(MempoolTest, SignaturesVerifiedOffTheLoopAreNotVerifiedAgain) {
+  Transaction transaction = signed_transfer(0, address_for(1), 5, 10, 0, false, kChain);
+  pool_.note_signature_verified(transaction.hash());
+  admit(transaction);
+  commit({transaction});
+  EXPECT_EQ(pool_.signatures_verified(), 0u) << "neither admission nor the block verified it";
+
+  // A transaction nobody noted is verified once, at admission, and not again in the block.
+  Transaction other = signed_transfer(1, address_for(2), 5, 10, 0, false, kChain);
+  admit(other);
+  commit({other});
+  EXPECT_EQ(pool_.signatures_verified(), 1u);
+}
+
+}  // namespace
+}  // namespace tally
