@@ -1,9 +1,8 @@
 #!/usr/bin/env bash
-# The main job: install dependencies, build, start a 4-validator local network on 127.0.0.1,
-# run a short workload through the `tally` command (accounts created by endorsement, transfers,
-# a balance checked with a Merkle proof), then keep the network running until Ctrl-C.
-#
-# `tally demo` (issue #5) will replace the workload below with a measured run and a summary.
+# The main job: install dependencies, build, run `tally demo` (a measured and checked run of a
+# 4-validator network), then start a 4-validator local network on 127.0.0.1, walk through the
+# CLI (accounts created by endorsement, transfers, a balance checked with a Merkle proof), and
+# keep the network running until Ctrl-C.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/install-deps.sh
@@ -11,6 +10,9 @@ cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
 cmake --build build -j "$(nproc)" --target tally
 
 tally=build/tally
+$tally demo --validators 4 --seconds "${TALLY_DEMO_SECONDS:-20}"
+echo
+
 dir=${TALLY_LOCALNET_DIR:-$(mktemp -d /tmp/tally-localnet.XXXXXX)}
 rm -rf "$dir"
 $tally localnet init --validators 4 --accounts 4 --dir "$dir"

@@ -45,5 +45,6 @@ void add_localnet_start_command(CLI::App& localnet);
 void add_node_commands(CLI::App& app);
 void add_client_commands(CLI::App& app);
 void add_snapshot_commands(CLI::App& app);
+void add_demo_command(CLI::App& app);
 
 }  // namespace tally::cli
