@@ -250,7 +250,12 @@ void Engine::handle_decision(const DecidedBlock& decided, uint64_t now_ms) {
   last_decided_ = decided;
   output_.committed.push_back(decided);
 
-  if (pool_.size() > 0 || !pending_evidence_.empty()) {
+  // Only transactions that can go into the next block count: one waiting behind a nonce gap
+  // would otherwise make an endless run of empty blocks (synchronously, for a lone validator).
+  bool ready = !pending_evidence_.empty() ||
+               (pool_.size() > 0 &&
+                !pool_.select_for_block(*state_, 1, state_->params().max_block_bytes).empty());
+  if (ready) {
     start_next_height();
   } else {
     awaiting_start_ = true;

@@ -287,3 +287,40 @@ TEST_F(EngineClusterTest, RegossipsNewTransactionsToOthersButNeverBackOrTwice) {
 
 }  // namespace
 }  // namespace tally
+
+namespace tally {
+namespace {
+
+TEST(EngineAlone, ATransactionBehindANonceGapDoesNotMakeEmptyBlocksForever) {
+  Genesis genesis = make_genesis({1'000'000}, {1}, 10);
+  EngineConfig config;
+  config.empty_block_interval_ms = 1000;
+  Ed25519Checker checker;
+  Ed25519Signer signer(key_for(kValidatorKeyBase));
+  MemoryStorage storage;
+  // The simple pool admits only what is valid now; a gap needs a pool that keeps future nonces,
+  // so use one that accepts anything and offers nothing: the shape of "waiting behind a gap".
+  class StuckPool final : public TransactionPool {
+   public:
+    Status add(const Transaction&, const State&) override {
+      size_ = 1;
+      return Status::success();
+    }
+    std::vector<Transaction> select_for_block(const State&, size_t, size_t) override { return {}; }
+    void remove_committed(const Block&, const State&) override {}
+    size_t size() const override { return size_; }
+    const SignatureVerifier& verifier() const override { return verifier_; }
+
+   private:
+    size_t size_ = 0;
+    DirectSignatureVerifier verifier_;
+  } stuck;
+  Engine engine(genesis, config, &signer, checker, stuck, storage);
+  ASSERT_TRUE(engine.start(1'000).ok());
+  ASSERT_TRUE(engine.submit_transaction(signed_transfer(0, address_for(1), 5, 10, 7), 1'000).ok());
+  // A lone validator decides synchronously; without the fix this call never returned.
+  EXPECT_LE(engine.height(), 2u);
+}
+
+}  // namespace
+}  // namespace tally

@@ -205,6 +205,17 @@ Transaction Cluster::transfer(size_t from, const Address& to, uint64_t amount_un
   return sign_transfer(transfer, account_keys_[from], chain_id_);
 }
 
+Transaction Cluster::sign_as(size_t from, const Transfer& transfer,
+                             const std::string& chain_id) const {
+  return sign_transfer(transfer, account_keys_[from], chain_id.empty() ? chain_id_ : chain_id);
+}
+
+void Cluster::resync_nonce(size_t account) {
+  auto response = get(0, "/v1/accounts/" + account_address(account).to_string());
+  if (response && response->first == 200)
+    nonces_[account] = response->second["nonce"].get<uint64_t>();
+}
+
 int Cluster::submit(size_t node, const Transaction& transaction) const {
   auto response = post(node, "/v1/transactions", {{"tx", to_hex(transaction.encode())}});
   if (response && response->first != 202) {

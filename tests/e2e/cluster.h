@@ -55,6 +55,14 @@ class Cluster {
   // A signed transfer from funded account `from` (nonce tracked here) to `to`.
   Transaction transfer(size_t from, const Address& to, uint64_t amount_units, bool create = false);
   Address account_address(size_t account) const;
+  // Signs `transfer` with account `from`'s key, for this chain or another; the tracked nonce is
+  // left alone.
+  Transaction sign_as(size_t from, const Transfer& transfer,
+                      const std::string& chain_id = "") const;
+  // Sets the tracked nonce of `account` from node 0's view (after refused transfers).
+  void resync_nonce(size_t account);
+  uint64_t next_nonce(size_t account) const { return nonces_[account]; }
+  uint16_t rpc_port(size_t node) const { return rpc_ports_[node]; }
   // Submits and returns the HTTP status.
   int submit(size_t node, const Transaction& transaction) const;
   bool wait_committed(size_t node, const Hash256& hash,
