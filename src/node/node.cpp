@@ -429,6 +429,7 @@ void Node::on_peer_message(p2p::PeerId peer, Bytes bytes) {
     return;
   if (auto* batch = std::get_if<TransactionsMessage>(&*message); batch && consensus_started_) {
     // Ed25519 is the expensive part of admission: verify on the worker pool, admit on the loop.
+    verify_queue_.fetch_add(1);
     asio::post(verify_pool_, [this, peer, batch = std::move(*batch)]() mutable {
       TransactionsMessage valid;
       for (Transaction& transaction : batch.transactions) {
@@ -436,6 +437,7 @@ void Node::on_peer_message(p2p::PeerId peer, Bytes bytes) {
           valid.transactions.push_back(std::move(transaction));
         }
       }
+      verify_queue_.fetch_sub(1);
       if (valid.transactions.empty())
         return;
       asio::post(io_, [this, peer, valid = std::move(valid)] {
@@ -504,6 +506,13 @@ void Node::on_committed(const DecidedBlock& decided) {
   counters_.last_block_bytes = block.transactions.size() * kTransactionEncodedSize;
   uint64_t now = now_ms();
   counters_.last_commit_latency_ms = now > block.header.time_ms ? now - block.header.time_ms : 0;
+  for (size_t bucket = 0; bucket < NodeCounters::kLatencyBucketsMs.size(); ++bucket) {
+    if (counters_.last_commit_latency_ms <= NodeCounters::kLatencyBucketsMs[bucket]) {
+      counters_.latency_buckets[bucket]++;
+    }
+  }
+  counters_.latency_sum_ms += counters_.last_commit_latency_ms;
+  counters_.latency_count++;
   for (const Transaction& transaction : block.transactions) {
     remember(transaction.hash(), TransactionStatus{TransactionStatus::Kind::committed, height, {}});
   }

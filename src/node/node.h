@@ -9,6 +9,8 @@
 #include <asio/steady_timer.hpp>
 #include <asio/thread_pool.hpp>
 
+#include <array>
+#include <atomic>
 #include <chrono>
 #include <deque>
 #include <filesystem>
@@ -56,6 +58,12 @@ struct NodeCounters {
   uint64_t last_block_transactions = 0;
   uint64_t last_block_bytes = 0;
   uint64_t last_commit_latency_ms = 0;  // from the block's time to its commit here
+  // Histogram of that latency, per block (Prometheus buckets, in ms; the last is +Inf).
+  static constexpr std::array<uint64_t, 9> kLatencyBucketsMs = {50,   100,  250,   500,       1000,
+                                                                2500, 5000, 10000, UINT64_MAX};
+  std::array<uint64_t, 9> latency_buckets{};
+  uint64_t latency_sum_ms = 0;
+  uint64_t latency_count = 0;
 };
 
 class Node {
@@ -87,6 +95,8 @@ class Node {
   NodeStorage& storage() { return *storage_; }
   const p2p::Transport& transport() const { return *transport_; }
   const NodeCounters& counters() const { return counters_; }
+  // Transaction batches waiting for, or in, signature verification on the worker pool.
+  uint64_t verify_queue() const { return verify_queue_.load(); }
   bool syncing() const;
   const StateSyncProgress& state_sync() const { return sync_progress_; }
   // False while a new node looks for snapshots or syncs one: the engine has no state yet.
@@ -150,6 +160,7 @@ class Node {
 
   // Verifies the signatures of transactions from peers off the event loop. Declared last, so it
   // is destroyed (joined) first, while everything its tasks post back to still exists.
+  std::atomic<uint64_t> verify_queue_{0};
   asio::thread_pool verify_pool_{std::max(1u, std::thread::hardware_concurrency())};
 };
 

@@ -203,6 +203,18 @@ std::string metrics_text(const Node& node) {
          counters.last_block_bytes);
   metric("tally_last_commit_latency_ms", "gauge", "From the last block's time to its commit here.",
          counters.last_commit_latency_ms);
+  metric("tally_verify_queue", "gauge", "Transaction batches waiting for signature verification.",
+         node.verify_queue());
+  out << "# HELP tally_commit_latency_ms From a block's time to its commit here.\n"
+      << "# TYPE tally_commit_latency_ms histogram\n";
+  for (size_t bucket = 0; bucket < NodeCounters::kLatencyBucketsMs.size(); ++bucket) {
+    uint64_t bound = NodeCounters::kLatencyBucketsMs[bucket];
+    out << "tally_commit_latency_ms_bucket{le=\""
+        << (bound == UINT64_MAX ? "+Inf" : std::to_string(bound)) << "\"} "
+        << counters.latency_buckets[bucket] << "\n";
+  }
+  out << "tally_commit_latency_ms_sum " << counters.latency_sum_ms << "\n"
+      << "tally_commit_latency_ms_count " << counters.latency_count << "\n";
   return out.str();
 }
 

@@ -94,6 +94,8 @@ TEST_F(ApiTest, EndpointsAnswerTheirSuccessPaths) {
   EXPECT_NE(metrics->body.find("tally_height "), std::string::npos);
   EXPECT_NE(metrics->body.find("# TYPE tally_transactions_committed_total counter"),
             std::string::npos);
+  EXPECT_NE(metrics->body.find("tally_commit_latency_ms_bucket{le=\"+Inf\"}"), std::string::npos);
+  EXPECT_NE(metrics->body.find("tally_verify_queue "), std::string::npos);
 }
 
 TEST_F(ApiTest, EveryBadInputGetsItsOwnClientErrorAndTheNodeKeepsCommitting) {
