@@ -27,6 +27,7 @@ void add_keys_commands(CLI::App& app) {
       ->capture_default_str();
 
   CLI::App* create = keys->add_subcommand("new", "Create a key; prints its address");
+  create->fallthrough();  // --home may come after the subcommand too
   create->add_option("NAME", options->name, "Name of the key")->required();
   create->add_flag("--insecure-no-passphrase", options->insecure_no_passphrase,
                    "Store the key unencrypted (test networks only)");
@@ -45,6 +46,7 @@ void add_keys_commands(CLI::App& app) {
   });
 
   CLI::App* list = keys->add_subcommand("list", "List the keys in the keystore");
+  list->fallthrough();
   list->callback([options] {
     Keystore keystore(options->home);
     for (const KeyFileInfo& info : unwrap(keystore.list())) {
@@ -54,6 +56,7 @@ void add_keys_commands(CLI::App& app) {
   });
 
   CLI::App* show = keys->add_subcommand("show", "Print a key's address (first line)");
+  show->fallthrough();
   show->add_option("NAME", options->name, "Key name in the keystore, or a key file path")
       ->required();
   show->callback([options] {
