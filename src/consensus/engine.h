@@ -89,7 +89,7 @@ struct EngineConfig {
 struct Envelope {
   std::optional<PeerId> to;  // empty: broadcast to every peer
   Message message;
-    std::optional<PeerId> except = std::nullopt;  // a broadcast skips this peer (it sent it)
+  std::optional<PeerId> except = std::nullopt;  // a broadcast skips this peer (it sent it)
 };
 
 struct EngineTimer {

@@ -115,7 +115,8 @@ void ApiServer::install_routes() {
     if (!found) {
       Json error = {
           {"error", {{"code", "not_found"}, {"message", "no account at " + address->to_string()}}}};
-            if (body && body->is_object()) error.update(*body);  // the proof of absence, when asked for
+      if (body && body->is_object())
+        error.update(*body);  // the proof of absence, when asked for
       return send_json(response, 404, error);
     }
     send_json(response, 200, *body);
