@@ -35,7 +35,9 @@ Node::Node(NodeHome home, NodeConfig config, Genesis genesis)
       signals_(io_) {}
 
 Node::~Node() {
-  verify_pool_.join();  // no task may post back into a node being destroyed
+  // No task may post back into, or read from, a node being destroyed.
+  verify_pool_.join();
+  snapshot_pool_.join();
   if (transport_)
     transport_->stop();
   transport_.reset();  // before the io_context, as the transport requires
@@ -521,9 +523,31 @@ void Node::on_committed(const DecidedBlock& decided) {
                  block.transactions.size(), decided.commit.round,
                  block.header.state_root.hex().substr(0, 16));
   }
-  Status snapshot = storage_->maybe_write_snapshot(height, home_.snapshots());
-  if (!snapshot.ok())
-    spdlog::warn("snapshot at height {} failed: {}", height, snapshot.error().message);
+  if (config_.snapshot_interval > 0 && height % config_.snapshot_interval == 0) {
+    if (snapshot_in_progress_) {
+      spdlog::warn("snapshot at height {} skipped: the previous one is still being written",
+                   height);
+      return;
+    }
+    // Pinning the store's view is cheap and happens here, right after the commit; writing the
+    // files (every account) happens on the snapshot thread, so consensus never waits for it.
+    Result<std::unique_ptr<SnapshotWriter>> writer = storage_->begin_snapshot(height);
+    if (!writer.ok()) {
+      spdlog::warn("snapshot at height {} failed: {}", height, writer.error().message);
+      return;
+    }
+    snapshot_in_progress_ = true;
+    std::shared_ptr<SnapshotWriter> shared(std::move(writer).value());
+    asio::post(snapshot_pool_, [this, shared, height] {
+      Status written = shared->write(home_.snapshots());
+      asio::post(io_, [this, written, height] {
+        snapshot_in_progress_ = false;
+        if (!written.ok()) {
+          spdlog::warn("snapshot at height {} failed: {}", height, written.error().message);
+        }
+      });
+    });
+  }
 }
 
 }  // namespace tally

@@ -160,8 +160,11 @@ class Node {
 
   // Verifies the signatures of transactions from peers off the event loop. Declared last, so it
   // is destroyed (joined) first, while everything its tasks post back to still exists.
+  bool snapshot_in_progress_ = false;  // event loop only
   std::atomic<uint64_t> verify_queue_{0};
   asio::thread_pool verify_pool_{std::max(1u, std::thread::hardware_concurrency())};
+  // Writes snapshot files off the event loop, one at a time.
+  asio::thread_pool snapshot_pool_{1};
 };
 
 }  // namespace tally
