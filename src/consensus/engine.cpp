@@ -353,13 +353,23 @@ Status Engine::check_block(const Block& block, uint64_t now_ms) {
     if (!evidence_seen.insert(evidence.hash()).second)
       return invalid_block("duplicate evidence");
   }
+  // A block this node built was executed then, against the same state (executed_ is cleared on
+  // every commit, and the hash covers height, proposer and transactions): no need to run it twice.
+  Hash256 block_hash = block.hash();
+  auto executed = executed_.find(block_hash);
+  if (executed != executed_.end()) {
+    if (executed->second.outcome.state_root != header.state_root) {
+      return invalid_block("wrong state root");
+    }
+    return Status::success();
+  }
   Result<PendingBlock> pending =
       state_->execute_block(header.height, header.proposer, block.transactions, pool_.verifier());
   if (!pending.ok())
     return pending.error();
   if (pending->outcome.state_root != header.state_root)
     return invalid_block("wrong state root");
-  executed_.insert_or_assign(block.hash(), std::move(pending).value());
+  executed_.insert_or_assign(block_hash, std::move(pending).value());
   return Status::success();
 }
 
