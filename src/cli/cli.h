@@ -46,5 +46,6 @@ void add_node_commands(CLI::App& app);
 void add_client_commands(CLI::App& app);
 void add_snapshot_commands(CLI::App& app);
 void add_demo_command(CLI::App& app);
+void add_bench_command(CLI::App& app);
 
 }  // namespace tally::cli

@@ -15,6 +15,7 @@ int main(int argc, char** argv) {
   tally::cli::add_client_commands(app);
   tally::cli::add_snapshot_commands(app);
   tally::cli::add_demo_command(app);
+  tally::cli::add_bench_command(app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp& help) {

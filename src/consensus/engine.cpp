@@ -157,7 +157,10 @@ Status Engine::submit_transaction(const Transaction& transaction, uint64_t now_m
   TALLY_ASSERT_MSG(state_.has_value(), "submit_transaction before start");
   Status status = pool_.add(transaction, *state_);
   if (status.ok()) {
-    output_.messages.push_back(Envelope{std::nullopt, TransactionsMessage{{transaction}}});
+    // Submissions travel in batches: one message per take_output(), not one per transaction.
+    if (submitted_for_gossip_.transactions.size() >= kMaxGossipBatch)
+      flush_submitted_gossip();
+    submitted_for_gossip_.transactions.push_back(transaction);
     if (awaiting_start_)
       start_next_height();
     process_replica_output(now_ms);
@@ -165,7 +168,15 @@ Status Engine::submit_transaction(const Transaction& transaction, uint64_t now_m
   return status;
 }
 
+void Engine::flush_submitted_gossip() {
+  if (submitted_for_gossip_.transactions.empty())
+    return;
+  output_.messages.push_back(
+      Envelope{std::nullopt, std::exchange(submitted_for_gossip_, TransactionsMessage{})});
+}
+
 EngineOutput Engine::take_output() {
+  flush_submitted_gossip();
   return std::exchange(output_, EngineOutput{});
 }
 

@@ -131,6 +131,7 @@ class Engine {
 
  private:
   void process_replica_output(uint64_t now_ms);
+  void flush_submitted_gossip();
   void handle_decision(const DecidedBlock& decided, uint64_t now_ms);
   // Starts deciding the next height now (the replica buffers its messages until then).
   void start_next_height();
@@ -168,6 +169,8 @@ class Engine {
   // can be proposed: anything newer cannot have been committed before it.
   uint64_t evidence_history_from_ = 1;
   EngineOutput output_;
+  // Transactions submitted since the last take_output(), gossiped as one message.
+  TransactionsMessage submitted_for_gossip_;
 };
 
 }  // namespace tally

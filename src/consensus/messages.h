@@ -53,6 +53,8 @@ struct SnapshotChunkData {
 };
 
 inline constexpr size_t kMaxTransactionsPerMessage = 10'000;
+// Submitted transactions are gossiped in batches of at most this many.
+inline constexpr size_t kMaxGossipBatch = 2000;
 inline constexpr size_t kMaxBlocksPerResponse = 16;
 inline constexpr size_t kMaxSnapshotsListed = 16;
 inline constexpr size_t kMaxSnapshotPayloadBytes = 15 * 1024 * 1024;  // under the frame limit

@@ -116,6 +116,8 @@ class Mempool final : public TransactionPool {
   // Records that the signature of the transaction with this hash was verified for this chain
   // elsewhere (a worker thread), so admission and block validation do not verify it again.
   void note_signature_verified(const Hash256& hash) { verifier_.remember(hash); }
+  // Whether the signature of the transaction with this hash is known to be valid here.
+  bool signature_known(const Hash256& hash) const { return verifier_.known(hash); }
 
  private:
   struct Pending {

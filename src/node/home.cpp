@@ -1,6 +1,8 @@
 #include "node/home.h"
 
 #include <chrono>
+#include <cstring>
+#include <random>
 
 #include "core/file.h"
 #include "crypto/keystore.h"
@@ -42,8 +44,15 @@ Result<Localnet> init_localnet(const LocalnetOptions& options) {
                                 std::chrono::system_clock::now().time_since_epoch())
                                 .count());
   genesis.total_supply = Amount{options.total_supply_units};
-  uint64_t share = options.total_supply_units / options.accounts;
-  uint64_t remainder = options.total_supply_units - share * options.accounts;
+  if (options.generated_accounts > 10'000'000)
+    return make_error("invalid_argument", "at most 10,000,000 generated accounts");
+  unsigned __int128 generated_total =
+      static_cast<unsigned __int128>(options.generated_accounts) * options.generated_balance_units;
+  if (generated_total >= options.total_supply_units)
+    return make_error("invalid_argument", "the generated accounts would hold the whole supply");
+  uint64_t funded_total = options.total_supply_units - static_cast<uint64_t>(generated_total);
+  uint64_t share = funded_total / options.accounts;
+  uint64_t remainder = funded_total - share * options.accounts;
   for (size_t index = 0; index < options.accounts; ++index) {
     SecretKey key = SecretKey::generate();
     std::filesystem::path path =
@@ -52,6 +61,18 @@ Result<Localnet> init_localnet(const LocalnetOptions& options) {
     localnet.account_keys.push_back(path);
     genesis.accounts.push_back(
         {Address{key.public_key()}, Amount{share + (index == 0 ? remainder : 0)}});
+  }
+
+  genesis.accounts.reserve(options.accounts + options.generated_accounts);
+  // Addresses only (no keys exist), so a seeded generator is enough.
+  std::mt19937_64 random(std::random_device{}());
+  for (size_t index = 0; index < options.generated_accounts; ++index) {
+    Address address;
+    for (size_t offset = 0; offset < address.key.data.size(); offset += 8) {
+      uint64_t word = random();
+      std::memcpy(address.key.data.data() + offset, &word, 8);
+    }
+    genesis.accounts.push_back({address, Amount{options.generated_balance_units}});
   }
 
   std::vector<SecretKey> node_keys;
@@ -64,6 +85,7 @@ Result<Localnet> init_localnet(const LocalnetOptions& options) {
   }
   TALLY_TRY(genesis.validate());
 
+  std::string genesis_text = genesis.to_json();  // once: with many accounts it is large
   for (size_t index = 0; index < options.validators; ++index) {
     NodeHome home{options.directory / ("node" + std::to_string(index))};
     std::filesystem::create_directories(home.data(), error);
@@ -87,7 +109,7 @@ Result<Localnet> init_localnet(const LocalnetOptions& options) {
     config.empty_block_interval_ms = options.empty_block_interval_ms;
     TALLY_TRY(config.validate());
     TALLY_TRY(write_file_atomically(home.config(), config.to_toml()));
-    TALLY_TRY(genesis.save(home.genesis()));
+    TALLY_TRY(write_file_atomically(home.genesis(), genesis_text));
     TALLY_TRY(write_plain_key(home.node_key(), "node_key", node_keys[index]));
     TALLY_TRY(write_plain_key(home.validator_key(), "validator_key", validator_keys[index]));
     localnet.nodes.push_back(home);

@@ -36,6 +36,10 @@ struct LocalnetOptions {
   uint16_t p2p_base_port = 7101;
   uint16_t rpc_base_port = 7001;
   uint64_t total_supply_units = kDefaultTotalSupplyUnits;
+  // Accounts in genesis besides the funded ones, at random addresses nobody holds a key for,
+  // each with `generated_balance_units`: a large state for benchmarks.
+  size_t generated_accounts = 0;
+  uint64_t generated_balance_units = 1'000'000'000;
   // Short timeouts suit a network on one machine.
   uint64_t timeout_propose_ms = 1000;
   uint64_t timeout_vote_ms = 500;
@@ -50,7 +54,8 @@ struct Localnet {
 
 // Writes N node homes sharing one genesis, and K funded accounts whose keys are written
 // unencrypted (a test network) as DIR/keys/account{i}.key. The supply is split evenly among the
-// accounts (the remainder to account 0). Refuses a directory that already holds a localnet.
+// accounts (the remainder to account 0), after the generated accounts' balances. Refuses a
+// directory that already holds a localnet.
 Result<Localnet> init_localnet(const LocalnetOptions& options);
 
 // The node homes of an existing localnet directory, in order.

@@ -2,6 +2,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include <time.h>
 #include <asio/post.hpp>
 #include <future>
 
@@ -11,6 +12,8 @@ namespace tally {
 namespace {
 
 constexpr size_t kMaxRecentTransactions = 200'000;
+// Gossiped transactions waiting for signature verification at most; more are dropped.
+constexpr size_t kMaxTransactionsVerifying = 200'000;
 
 EngineConfig engine_config(const NodeConfig& config) {
   EngineConfig engine;
@@ -430,28 +433,7 @@ void Node::on_peer_message(p2p::PeerId peer, Bytes bytes) {
   if (serve_snapshot_request(peer, *message))
     return;
   if (auto* batch = std::get_if<TransactionsMessage>(&*message); batch && consensus_started_) {
-    // Ed25519 is the expensive part of admission: verify on the worker pool, admit on the loop.
-    verify_queue_.fetch_add(1);
-    asio::post(verify_pool_, [this, peer, batch = std::move(*batch)]() mutable {
-      TransactionsMessage valid;
-      for (Transaction& transaction : batch.transactions) {
-        if (verify_transaction_signature(transaction, genesis_.chain_id)) {
-          valid.transactions.push_back(std::move(transaction));
-        }
-      }
-      verify_queue_.fetch_sub(1);
-      if (valid.transactions.empty())
-        return;
-      asio::post(io_, [this, peer, valid = std::move(valid)] {
-        if (stopping_)
-          return;
-        for (const Transaction& transaction : valid.transactions) {
-          mempool_->note_signature_verified(transaction.hash());
-        }
-        engine_->on_message(peer, valid, now_ms());
-        drain_engine();
-      });
-    });
+    on_gossiped_transactions(peer, std::move(*batch));
     return;
   }
   if (!consensus_started_) {
@@ -464,6 +446,78 @@ void Node::on_peer_message(p2p::PeerId peer, Bytes bytes) {
   }
   engine_->on_message(peer, *message, now_ms());
   drain_engine();
+}
+
+void Node::on_gossiped_transactions(p2p::PeerId peer, TransactionsMessage batch) {
+  // Every transaction arrives from several peers: its signature is checked once, for the first
+  // copy; later copies are dropped while it is pending, verifying, or recently committed.
+  TransactionsMessage unverified;
+  std::vector<Hash256> hashes;
+  TransactionsMessage known_valid;
+  for (Transaction& transaction : batch.transactions) {
+    Hash256 hash = transaction.hash();
+    if (mempool_->contains(hash) || verifying_.contains(hash) || recent_.contains(hash))
+      continue;
+    if (mempool_->signature_known(hash)) {
+      known_valid.transactions.push_back(std::move(transaction));
+      continue;
+    }
+    if (verifying_.size() >= kMaxTransactionsVerifying)
+      continue;  // overloaded: the transaction still arrives in a block
+    verifying_.insert(hash);
+    hashes.push_back(hash);
+    unverified.transactions.push_back(std::move(transaction));
+  }
+  if (!known_valid.transactions.empty()) {
+    engine_->on_message(peer, known_valid, now_ms());
+    drain_engine();
+  }
+  if (unverified.transactions.empty())
+    return;
+  // Ed25519 is the expensive part of admission: verify on the worker pool, admit on the loop.
+  verify_queue_.fetch_add(1);
+  asio::post(verify_pool_,
+             [this, peer, hashes = std::move(hashes), batch = std::move(unverified)]() mutable {
+               std::vector<bool> signature_ok = verify_signatures(batch.transactions);
+               TransactionsMessage valid;
+               std::vector<Hash256> valid_hashes;
+               for (size_t index = 0; index < batch.transactions.size(); ++index) {
+                 if (signature_ok[index]) {
+                   valid.transactions.push_back(std::move(batch.transactions[index]));
+                   valid_hashes.push_back(hashes[index]);
+                 }
+               }
+               verify_queue_.fetch_sub(1);
+               asio::post(io_, [this, peer, hashes = std::move(hashes),
+                                valid_hashes = std::move(valid_hashes), valid = std::move(valid)] {
+                 for (const Hash256& hash : hashes)
+                   verifying_.erase(hash);
+                 if (stopping_ || valid.transactions.empty())
+                   return;
+                 for (const Hash256& hash : valid_hashes)
+                   mempool_->note_signature_verified(hash);
+                 engine_->on_message(peer, valid, now_ms());
+                 drain_engine();
+               });
+             });
+}
+
+namespace {
+uint64_t thread_cpu_ns() {
+  timespec now{};
+  ::clock_gettime(CLOCK_THREAD_CPUTIME_ID, &now);
+  return static_cast<uint64_t>(now.tv_sec) * 1'000'000'000 + static_cast<uint64_t>(now.tv_nsec);
+}
+}  // namespace
+
+std::vector<bool> Node::verify_signatures(const std::vector<Transaction>& transactions) {
+  uint64_t started_ns = thread_cpu_ns();
+  std::vector<bool> valid;
+  valid.reserve(transactions.size());
+  for (const Transaction& transaction : transactions)
+    valid.push_back(verify_transaction_signature(transaction, genesis_.chain_id));
+  signature_cpu_ns_.fetch_add(thread_cpu_ns() - started_ns, std::memory_order_relaxed);
+  return valid;
 }
 
 void Node::drain_engine() {

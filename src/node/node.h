@@ -4,6 +4,7 @@
 // work to it with call(). The wall clock is read here, at the edge, and passed to the engine as
 // an input; the engine itself never reads a clock.
 
+#include <absl/container/flat_hash_set.h>
 #include <asio/io_context.hpp>
 #include <asio/signal_set.hpp>
 #include <asio/steady_timer.hpp>
@@ -85,6 +86,12 @@ class Node {
   bool call(const std::function<void()>& work,
             std::chrono::milliseconds timeout = std::chrono::seconds(10));
 
+  // Checks the signatures of `transactions` for this chain, in order; safe from any thread. The
+  // CPU time spent is added to signature_cpu_ns(), so a benchmark can split a node's CPU time
+  // into signature checks and everything else.
+  std::vector<bool> verify_signatures(const std::vector<Transaction>& transactions);
+  uint64_t signature_cpu_ns() const { return signature_cpu_ns_.load(std::memory_order_relaxed); }
+
   // --- Event loop only (inside call()) ---------------------------------------------------------
   Status submit(const Transaction& transaction);
   // A signature checked off the event loop (by the API's threads or the worker pool).
@@ -117,6 +124,7 @@ class Node {
   void drain_engine();
   void schedule(const EngineTimer& timer);
   void on_peer_message(p2p::PeerId peer, Bytes bytes);
+  void on_gossiped_transactions(p2p::PeerId peer, TransactionsMessage batch);
   void on_committed(const DecidedBlock& decided);
   void remember(const Hash256& hash, TransactionStatus status);
   void start_consensus();
@@ -161,7 +169,11 @@ class Node {
   // Verifies the signatures of transactions from peers off the event loop. Declared last, so it
   // is destroyed (joined) first, while everything its tasks post back to still exists.
   bool snapshot_in_progress_ = false;  // event loop only
+  // Hashes of gossiped transactions on their way through the worker pool (event loop only):
+  // the copies that other peers relay meanwhile are dropped rather than verified again.
+  absl::flat_hash_set<Hash256, FixedBytesHasher<32>> verifying_;
   std::atomic<uint64_t> verify_queue_{0};
+  std::atomic<uint64_t> signature_cpu_ns_{0};
   asio::thread_pool verify_pool_{std::max(1u, std::thread::hardware_concurrency())};
   // Writes snapshot files off the event loop, one at a time.
   asio::thread_pool snapshot_pool_{1};

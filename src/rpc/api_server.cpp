@@ -47,6 +47,7 @@ Status ApiServer::start() {
   server_->set_read_timeout(10, 0);
   server_->set_write_timeout(10, 0);
   server_->set_keep_alive_max_count(1000);
+  server_->set_tcp_nodelay(true);  // answers must not wait for the client's delayed ACK
   size_t threads = std::max<size_t>(1, std::min<size_t>(config.rpc_max_connections, 64));
   server_->new_task_queue = [threads] { return new httplib::ThreadPool(threads); };
   install_routes();
@@ -134,11 +135,7 @@ void ApiServer::install_routes() {
       return send_error(response, 400, transactions.error().code, transactions.error().message);
     // Signatures are checked here, on the API's own thread, not on the node's event loop; only
     // successes are passed on (a bad one is refused by admission with the usual precedence).
-    std::vector<bool> signature_ok;
-    signature_ok.reserve(transactions->size());
-    for (const Transaction& transaction : *transactions) {
-      signature_ok.push_back(verify_transaction_signature(transaction, node.genesis().chain_id));
-    }
+    std::vector<bool> signature_ok = node.verify_signatures(*transactions);
     std::vector<Status> outcomes;
     if (!node.call([&] {
           for (size_t index = 0; index < transactions->size(); ++index) {
@@ -196,19 +193,21 @@ void ApiServer::install_routes() {
     send_json(response, 200, transaction_status_json(*hash, status));
   });
 
-  server.Get("/v1/blocks/latest", [&node](const httplib::Request&, httplib::Response& response) {
-    std::optional<Json> body;
-    if (!node.call([&] {
-          if (node.consensus_started() && node.engine().height() > 0) {
-            body = block_json(node, node.engine().height());
-          }
-        })) {
-      return send_unavailable(response);
-    }
-    if (!body)
-      return send_error(response, 404, "not_found", "no block has been committed yet");
-    send_json(response, 200, *body);
-  });
+  server.Get("/v1/blocks/latest",
+             [&node](const httplib::Request& request, httplib::Response& response) {
+               // Only the read happens on the event loop; formatting happens on this thread.
+               std::optional<DecidedBlock> decided;
+               if (!node.call([&] {
+                     if (node.consensus_started() && node.engine().height() > 0)
+                       decided = node.storage().load_decided_block(node.engine().height());
+                   })) {
+                 return send_unavailable(response);
+               }
+               if (!decided)
+                 return send_error(response, 404, "not_found", "no block has been committed yet");
+               send_json(response, 200,
+                         block_json(*decided, request.get_param_value("transactions") == "hashes"));
+             });
 
   server.Get(R"(/v1/blocks/(\d{1,20}))", [&node](const httplib::Request& request,
                                                  httplib::Response& response) {
@@ -218,14 +217,14 @@ void ApiServer::install_routes() {
     } catch (...) {
       return send_error(response, 400, "invalid_height", "height out of range");
     }
-    std::optional<Json> body;
+    std::optional<DecidedBlock> decided;
     uint64_t latest = 0;
     uint64_t oldest = 0;
     if (!node.call([&] {
           latest = node.consensus_started() ? node.engine().height() : 0;
           oldest = node.storage().oldest_retained_height();
           if (height >= 1 && height <= latest)
-            body = block_json(node, height);
+            decided = node.storage().load_decided_block(height);
         })) {
       return send_unavailable(response);
     }
@@ -233,12 +232,13 @@ void ApiServer::install_routes() {
       return send_error(response, 404, "not_found",
                         "height " + std::to_string(height) + " is not committed yet");
     }
-    if (!body) {
+    if (!decided) {
       return send_error(response, 410, "discarded",
                         "block " + std::to_string(height) + " was discarded; the oldest kept is " +
                             std::to_string(oldest));
     }
-    send_json(response, 200, *body);
+    send_json(response, 200,
+              block_json(*decided, request.get_param_value("transactions") == "hashes"));
   });
 
   server.Get("/v1/validators", [&node](const httplib::Request&, httplib::Response& response) {

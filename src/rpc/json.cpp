@@ -1,5 +1,9 @@
 #include "rpc/json.h"
 
+#include <sys/resource.h>
+#include <unistd.h>
+
+#include <cstdio>
 #include <sstream>
 
 namespace tally {
@@ -127,13 +131,14 @@ Json transaction_status_json(const Hash256& hash, const TransactionStatus& statu
   return body;
 }
 
-std::optional<Json> block_json(Node& node, uint64_t height) {
-  std::optional<DecidedBlock> decided = node.storage().load_decided_block(height);
-  if (!decided)
-    return std::nullopt;
-  const Block& block = decided->block;
+Json block_json(const DecidedBlock& decided, bool hashes_only) {
+  const Block& block = decided.block;
   Json transactions = Json::array();
   for (const Transaction& transaction : block.transactions) {
+    if (hashes_only) {
+      transactions.push_back(transaction.hash().hex());
+      continue;
+    }
     const Transfer& transfer = transaction.transfer;
     transactions.push_back({{"hash", transaction.hash().hex()},
                             {"from", transfer.from.to_string()},
@@ -144,14 +149,14 @@ std::optional<Json> block_json(Node& node, uint64_t height) {
                             {"create", transfer.create}});
   }
   Json signatures = Json::array();
-  for (const CommitSignature& signature : decided->commit.signatures) {
+  for (const CommitSignature& signature : decided.commit.signatures) {
     signatures.push_back(
         {{"validator", signature.validator.to_string()}, {"signature", signature.signature.hex()}});
   }
   return Json{{"header", header_json(block.header)},
-              {"transactions", transactions},
+              {hashes_only ? "transaction_hashes" : "transactions", transactions},
               {"evidence", block.evidence.size()},
-              {"commit", {{"round", decided->commit.round}, {"signatures", signatures}}}};
+              {"commit", {{"round", decided.commit.round}, {"signatures", signatures}}}};
 }
 
 Json validators_json(const Node& node) {
@@ -205,6 +210,26 @@ std::string metrics_text(const Node& node) {
          counters.last_commit_latency_ms);
   metric("tally_verify_queue", "gauge", "Transaction batches waiting for signature verification.",
          node.verify_queue());
+  metric("tally_signature_cpu_ns_total", "counter",
+         "CPU time spent checking transaction signatures, in nanoseconds.",
+         node.signature_cpu_ns());
+  // The usual process metrics, so CPU per transaction and memory can be read from outside.
+  rusage usage{};
+  ::getrusage(RUSAGE_SELF, &usage);
+  double cpu_seconds = static_cast<double>(usage.ru_utime.tv_sec + usage.ru_stime.tv_sec) +
+                       static_cast<double>(usage.ru_utime.tv_usec + usage.ru_stime.tv_usec) / 1e6;
+  out << "# HELP process_cpu_seconds_total User and system CPU time of the node.\n"
+      << "# TYPE process_cpu_seconds_total counter\nprocess_cpu_seconds_total " << cpu_seconds
+      << "\n";
+  long pages_total = 0;
+  long pages_resident = 0;
+  if (FILE* statm = std::fopen("/proc/self/statm", "r")) {
+    if (std::fscanf(statm, "%ld %ld", &pages_total, &pages_resident) != 2)
+      pages_resident = 0;
+    std::fclose(statm);
+  }
+  metric("process_resident_memory_bytes", "gauge", "Resident memory of the node.",
+         static_cast<uint64_t>(pages_resident) * static_cast<uint64_t>(::sysconf(_SC_PAGESIZE)));
   out << "# HELP tally_commit_latency_ms From a block's time to its commit here.\n"
       << "# TYPE tally_commit_latency_ms histogram\n";
   for (size_t bucket = 0; bucket < NodeCounters::kLatencyBucketsMs.size(); ++bucket) {

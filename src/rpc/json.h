@@ -14,7 +14,9 @@ nlohmann::json status_json(const Node& node);
 nlohmann::json account_json(Node& node, const Address& address, bool prove, bool& found);
 nlohmann::json transaction_status_json(const Hash256& hash, const TransactionStatus& status);
 // nullopt when the block was discarded.
-std::optional<nlohmann::json> block_json(Node& node, uint64_t height);
+// With `hashes_only`, "transaction_hashes" (hex) replaces the full "transactions" list: what a
+// client that only tracks its own transactions needs, at a fraction of the size.
+nlohmann::json block_json(const DecidedBlock& decided, bool hashes_only);
 nlohmann::json validators_json(const Node& node);
 std::string metrics_text(const Node& node);
 
