@@ -134,8 +134,7 @@ void Engine::on_message(PeerId from, const Message& message, uint64_t now_ms) {
     }
     if (!fresh.transactions.empty()) {
       output_.messages.push_back(Envelope{std::nullopt, std::move(fresh), from});
-      if (awaiting_start_)
-        start_next_height();
+      on_transaction_arrived();
     }
   }
   process_replica_output(now_ms);
@@ -147,6 +146,12 @@ void Engine::on_timer(const TimeoutRequest& request, uint64_t now_ms) {
   if (request.kind == TimeoutKind::heartbeat) {
     if (awaiting_start_ && request.height == height() + 1)
       start_next_height();
+  } else if (request.kind == TimeoutKind::block_interval) {
+    if (request.height == height() + 1) {
+      block_interval_passed_ = true;
+      if (awaiting_start_ && ready_to_propose())
+        start_next_height();
+    }
   } else {
     replica_.on_timeout(request);
   }
@@ -161,8 +166,7 @@ Status Engine::submit_transaction(const Transaction& transaction, uint64_t now_m
     if (submitted_for_gossip_.transactions.size() >= kMaxGossipBatch)
       flush_submitted_gossip();
     submitted_for_gossip_.transactions.push_back(transaction);
-    if (awaiting_start_)
-      start_next_height();
+    on_transaction_arrived();
     process_replica_output(now_ms);
   }
   return status;
@@ -261,19 +265,36 @@ void Engine::handle_decision(const DecidedBlock& decided, uint64_t now_ms) {
   last_decided_ = decided;
   output_.committed.push_back(decided);
 
-  // Only transactions that can go into the next block count: one waiting behind a nonce gap
-  // would otherwise make an endless run of empty blocks (synchronously, for a lone validator).
-  bool ready = !pending_evidence_.empty() ||
-               (pool_.size() > 0 &&
-                !pool_.select_for_block(*state_, 1, state_->params().max_block_bytes).empty());
-  if (ready) {
+  bool ready = ready_to_propose();
+  block_interval_passed_ = config_.min_block_interval_ms == 0;
+  if (ready && block_interval_passed_) {
     start_next_height();
-  } else {
-    awaiting_start_ = true;
+    return;
+  }
+  awaiting_start_ = true;
+  if (!block_interval_passed_) {
+    schedule_timer(TimeoutRequest{TimeoutKind::block_interval, block_height + 1, 0,
+                                  config_.min_block_interval_ms},
+                   now_ms);
+  }
+  if (!ready) {
     schedule_timer(TimeoutRequest{TimeoutKind::heartbeat, block_height + 1, 0,
                                   config_.empty_block_interval_ms},
                    now_ms);
   }
+}
+
+bool Engine::ready_to_propose() {
+  // Only transactions that can go into the next block count: one waiting behind a nonce gap
+  // would otherwise make an endless run of empty blocks (synchronously, for a lone validator).
+  return !pending_evidence_.empty() ||
+         (pool_.size() > 0 &&
+          !pool_.select_for_block(*state_, 1, state_->params().max_block_bytes).empty());
+}
+
+void Engine::on_transaction_arrived() {
+  if (awaiting_start_ && block_interval_passed_)
+    start_next_height();
 }
 
 void Engine::start_next_height() {

@@ -79,6 +79,11 @@ struct EngineConfig {
   // With an empty mempool a proposer waits, and proposes an empty block only after this long
   // since the last block (a heartbeat).
   uint64_t empty_block_interval_ms = 10'000;
+  // After a decision, the next height starts no sooner than this (unless a peer has started
+  // it): transactions arriving meanwhile share one block, so under load blocks grow with the
+  // load instead of the per-block cost (votes, signatures, synced writes) growing with the
+  // block rate. 0 starts at once.
+  uint64_t min_block_interval_ms = 0;
   // Evidence older than this many heights is no longer accepted. Part of the protocol: every
   // node must use the same value (kMaxEvidenceAge), or they would disagree on block validity.
   uint64_t max_evidence_age = kMaxEvidenceAge;
@@ -136,6 +141,11 @@ class Engine {
   // Starts deciding the next height now (the replica buffers its messages until then).
   void start_next_height();
   void start_awaited_height(uint64_t message_height);
+  // A transaction arrived while awaiting the next height: start it unless the minimum block
+  // interval is still running.
+  void on_transaction_arrived();
+  // Whether there is something to propose: evidence, or a transaction valid next.
+  bool ready_to_propose();
   void answer_build_request(const BuildRequest& request, uint64_t now_ms);
   Status check_block(const Block& block, uint64_t now_ms);
   Status validate_evidence(const DuplicateVoteEvidence& evidence) const;
@@ -160,6 +170,8 @@ class Engine {
   // After a decision with an empty mempool, the next height starts only when a transaction
   // arrives, a peer starts it, or the heartbeat interval has passed: no empty blocks while idle.
   bool awaiting_start_ = false;
+  // Whether min_block_interval_ms has passed since the last decision.
+  bool block_interval_passed_ = true;
   // Blocks of the current height that passed validation, executed: reused when one is decided.
   std::map<Hash256, PendingBlock> executed_;
   std::vector<DuplicateVoteEvidence> pending_evidence_;

@@ -309,6 +309,7 @@ void Replica::on_timeout(const TimeoutRequest& timeout) {
         start_round(round_ + 1);
       break;
     case TimeoutKind::heartbeat:  // the engine's, never scheduled by the replica
+    case TimeoutKind::block_interval:
       break;
   }
   run_rules();

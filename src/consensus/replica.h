@@ -41,13 +41,15 @@ struct ConsensusTimeouts {
   uint64_t precommit(uint32_t round) const;
 };
 
-// `heartbeat` is the engine's: start the next height even with no transactions to include.
+// `heartbeat` and `block_interval` are the engine's: start the next height even with no
+// transactions to include; the minimum time between blocks has passed.
 enum class TimeoutKind : uint8_t {
   propose = 1,
   prevote = 2,
   precommit = 3,
   gossip = 4,
-  heartbeat = 5
+  heartbeat = 5,
+  block_interval = 6
 };
 
 struct TimeoutRequest {

@@ -226,6 +226,7 @@ Result<NodeConfig> NodeConfig::parse(std::string_view text) {
   TALLY_TRY(consensus.integer("gossip_interval_ms", 10, kHour, config.gossip_interval_ms));
   TALLY_TRY(
       consensus.integer("empty_block_interval_ms", 1, 24 * kHour, config.empty_block_interval_ms));
+  TALLY_TRY(consensus.integer("min_block_interval_ms", 0, kHour, config.min_block_interval_ms));
   TALLY_TRY(consensus.integer("max_clock_drift_ms", 0, kHour, config.max_clock_drift_ms));
   TALLY_TRY(consensus.check_no_unknown_keys());
 
@@ -291,6 +292,9 @@ std::string NodeConfig::to_toml() const {
   out << "gossip_interval_ms = " << gossip_interval_ms << "\n";
   out << "# with an empty mempool, an empty block only this often (a heartbeat)\n";
   out << "empty_block_interval_ms = " << empty_block_interval_ms << "\n";
+  out << "# the next height starts no sooner than this after a block: under load, blocks\n"
+      << "# grow with the load instead of the number of blocks\n";
+  out << "min_block_interval_ms = " << min_block_interval_ms << "\n";
   out << "max_clock_drift_ms = " << max_clock_drift_ms << "\n\n";
   out << "[mempool]\n";
   out << "max_transactions = " << mempool_max_transactions << "\n";

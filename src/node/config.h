@@ -54,6 +54,7 @@ struct NodeConfig {
   uint64_t timeout_precommit_delta_ms = 500;
   uint64_t gossip_interval_ms = 1000;
   uint64_t empty_block_interval_ms = 10'000;
+  uint64_t min_block_interval_ms = 100;
   uint64_t max_clock_drift_ms = 10'000;
 
   uint64_t mempool_max_transactions = 50'000;

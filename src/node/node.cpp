@@ -25,6 +25,7 @@ EngineConfig engine_config(const NodeConfig& config) {
   engine.timeouts.precommit_delta_ms = config.timeout_precommit_delta_ms;
   engine.timeouts.gossip_ms = config.gossip_interval_ms;
   engine.empty_block_interval_ms = config.empty_block_interval_ms;
+  engine.min_block_interval_ms = config.min_block_interval_ms;
   engine.max_clock_drift_ms = config.max_clock_drift_ms;
   return engine;
 }

@@ -4,6 +4,7 @@
 // work to it with call(). The wall clock is read here, at the edge, and passed to the engine as
 // an input; the engine itself never reads a clock.
 
+#include <absl/container/flat_hash_map.h>
 #include <absl/container/flat_hash_set.h>
 #include <asio/io_context.hpp>
 #include <asio/signal_set.hpp>
@@ -153,7 +154,7 @@ class Node {
   NodeCounters counters_;
   uint64_t highest_peer_height_ = 0;
   // Outcomes of recent transactions, bounded: oldest forgotten first.
-  std::map<Hash256, TransactionStatus> recent_;
+  absl::flat_hash_map<Hash256, TransactionStatus, FixedBytesHasher<32>> recent_;
   std::deque<Hash256> recent_order_;
   bool stopping_ = false;
   bool consensus_started_ = false;
