@@ -261,6 +261,41 @@ TEST_F(EngineClusterTest, RestartsFromStoredAccountsWithoutReplayingAndRefusesTa
 namespace tally {
 namespace {
 
+// With a minimum block interval, transactions arriving just after a decision wait for it and
+// share the next block, which comes no sooner than the interval.
+TEST_F(EngineClusterTest, AMinimumBlockIntervalGathersTransactionsIntoOneBlock) {
+  config_.min_block_interval_ms = 500;
+  events_.clear();
+  for (size_t index = 0; index < nodes_.size(); ++index)
+    boot(index);
+  run_until(now_ + 2500);  // empty heartbeat blocks
+  uint64_t decided = nodes_[0]->engine->height();
+  while (nodes_[0]->engine->height() == decided)
+    run_until(now_ + 1);
+  decided = nodes_[0]->engine->height();
+  uint64_t decided_at_ms = now_;
+
+  run_until(decided_at_ms + 10);
+  ASSERT_TRUE(
+      nodes_[0]
+          ->engine->submit_transaction(signed_transfer(0, address_for(5), 5, 10, 0, true), now_)
+          .ok());
+  ASSERT_TRUE(
+      nodes_[0]
+          ->engine->submit_transaction(signed_transfer(1, address_for(6), 5, 10, 0, true), now_)
+          .ok());
+  drain(0);
+  run_until(decided_at_ms + 400);
+  for (auto& node : nodes_)
+    EXPECT_EQ(node->engine->height(), decided) << "the interval has not passed";
+  run_until(decided_at_ms + 1500);
+  ASSERT_GT(nodes_[0]->engine->height(), decided);
+  std::optional<DecidedBlock> next = nodes_[0]->storage.load_decided_block(decided + 1);
+  ASSERT_TRUE(next.has_value());
+  EXPECT_EQ(next->block.transactions.size(), 2u);
+  EXPECT_GE(next->block.header.time_ms, decided_at_ms + 500 - 10);
+}
+
 TEST_F(EngineClusterTest, RegossipsNewTransactionsToOthersButNeverBackOrTwice) {
   Engine& engine = *nodes_[1]->engine;
   (void)engine.take_output();
@@ -321,6 +356,9 @@ TEST(EngineAlone, ATransactionBehindANonceGapDoesNotMakeEmptyBlocksForever) {
   // A lone validator decides synchronously; without the fix this call never returned.
   EXPECT_LE(engine.height(), 2u);
 }
+
+// With a minimum block interval, transactions arriving after a decision wait for it and share
+// the next block; without one, each starts a height of its own.
 
 }  // namespace
 }  // namespace tally

@@ -15,33 +15,6 @@
 namespace tally::e2e {
 namespace {
 
-struct CommandRun {
-  int exit_code = -1;
-  std::string out;
-  std::string err;
-};
-
-// Runs `tally ARGS` with extra environment, capturing stdout and stderr.
-CommandRun tally(const std::string& arguments, const std::string& environment = "") {
-  std::string err_path =
-      std::filesystem::temp_directory_path() / ("tally-cli-err-" + std::to_string(::getpid()));
-  std::string command =
-      environment + " " + TALLY_BINARY + " " + arguments + " 2>" + err_path + " </dev/null";
-  CommandRun run;
-  FILE* pipe = ::popen(command.c_str(), "r");
-  std::array<char, 4096> buffer{};
-  while (size_t count = std::fread(buffer.data(), 1, buffer.size(), pipe))
-    run.out.append(buffer.data(), count);
-  int status = ::pclose(pipe);
-  run.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-  std::ifstream err(err_path);
-  std::stringstream text;
-  text << err.rdbuf();
-  run.err = text.str();
-  std::filesystem::remove(err_path);
-  return run;
-}
-
 std::string first_line(const std::string& text) {
   return text.substr(0, text.find('\n'));
 }

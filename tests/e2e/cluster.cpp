@@ -6,6 +6,8 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <array>
+#include <cstdio>
 #include <fstream>
 #include <sstream>
 #include <thread>
@@ -16,6 +18,27 @@
 #include "node/home.h"
 
 namespace tally::e2e {
+
+CommandRun tally(const std::string& arguments, const std::string& environment) {
+  std::string err_path =
+      std::filesystem::temp_directory_path() / ("tally-cli-err-" + std::to_string(::getpid()));
+  std::string command =
+      environment + " " + TALLY_BINARY + " " + arguments + " 2>" + err_path + " </dev/null";
+  CommandRun run;
+  FILE* pipe = ::popen(command.c_str(), "r");
+  std::array<char, 4096> buffer{};
+  while (size_t count = std::fread(buffer.data(), 1, buffer.size(), pipe))
+    run.out.append(buffer.data(), count);
+  int status = ::pclose(pipe);
+  run.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+  std::ifstream err(err_path);
+  std::stringstream text;
+  text << err.rdbuf();
+  run.err = text.str();
+  std::filesystem::remove(err_path);
+  return run;
+}
+
 namespace {
 
 void check(const Status& status, const std::string& what) {

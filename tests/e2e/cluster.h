@@ -17,6 +17,15 @@
 
 namespace tally::e2e {
 
+struct CommandRun {
+  int exit_code = -1;
+  std::string out;
+  std::string err;
+};
+
+// Runs `tally ARGS` (the built binary) with extra environment, capturing stdout and stderr.
+CommandRun tally(const std::string& arguments, const std::string& environment = "");
+
 struct ClusterOptions {
   size_t validators = 4;
   size_t accounts = 4;
