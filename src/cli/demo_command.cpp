@@ -1,8 +1,6 @@
 // tally demo: the whole story on this machine, measured and checked.
 
 #include <httplib.h>
-#include <signal.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -17,6 +15,7 @@
 #include <thread>
 
 #include "cli/cli.h"
+#include "cli/local_cluster.h"
 #include "crypto/keystore.h"
 #include "ledger/transaction.h"
 #include "node/home.h"
@@ -87,7 +86,7 @@ class Demo {
   DemoOptions options_;
   std::filesystem::path directory_;
   Localnet localnet_;
-  std::vector<pid_t> children_;
+  LocalProcesses processes_;
   std::vector<Sender> senders_;
   std::vector<Address> addresses_;
   std::map<Hash256, Clock::time_point> submitted_;
@@ -100,32 +99,11 @@ class Demo {
 };
 
 void Demo::start_nodes() {
-  char self[4096];
-  ssize_t length = ::readlink("/proc/self/exe", self, sizeof(self) - 1);
-  if (length <= 0)
-    fail("cannot find the tally executable");
-  std::string executable(self, static_cast<size_t>(length));
-  for (const NodeHome& home : localnet_.nodes) {
-    std::string log = (home.directory / "node.log").string();
-    std::string home_path = home.directory.string();
-    pid_t child = ::fork();
-    if (child == 0) {
-      FILE* out = std::freopen(log.c_str(), "a", stderr);
-      (void)out;
-      ::execl(executable.c_str(), executable.c_str(), "node", "--home", home_path.c_str(),
-              static_cast<char*>(nullptr));
-      ::_exit(127);
-    }
-    children_.push_back(child);
-  }
+  processes_.start(localnet_.nodes);
 }
 
 void Demo::shutdown() {
-  for (pid_t child : children_)
-    ::kill(child, SIGTERM);
-  for (pid_t child : children_)
-    ::waitpid(child, nullptr, 0);
-  children_.clear();
+  processes_.stop();
   if (!directory_.empty() && !options_.keep)
     std::filesystem::remove_all(directory_);
 }
