@@ -451,13 +451,17 @@ void Node::on_peer_message(p2p::PeerId peer, Bytes bytes) {
 
 void Node::on_gossiped_transactions(p2p::PeerId peer, TransactionsMessage batch) {
   // Every transaction arrives from several peers: its signature is checked once, for the first
-  // copy; later copies are dropped while it is pending, verifying, or recently committed.
+  // copy; later copies are dropped while it is pending, being verified, or recently committed.
   TransactionsMessage unverified;
   std::vector<Hash256> hashes;
   TransactionsMessage known_valid;
   for (Transaction& transaction : batch.transactions) {
     Hash256 hash = transaction.hash();
-    if (mempool_->contains(hash) || verifying_.contains(hash) || recent_.contains(hash))
+    auto outcome = recent_.find(hash);
+    bool committed =
+        outcome != recent_.end() && outcome->second.kind == TransactionStatus::Kind::committed;
+    // (One refused here before, say for a nonce too far ahead, may be valid by now.)
+    if (committed || mempool_->contains(hash) || verifying_.contains(hash))
       continue;
     if (mempool_->signature_known(hash)) {
       known_valid.transactions.push_back(std::move(transaction));
