@@ -399,7 +399,6 @@ PhaseFigures Bench::run_phase(Network& network, LoadGenerator& generator, const 
   double ceiling = rate > 0 ? rate * 1.05 : std::max(2000.0, verify_bound_ * 1.5);
   size_t count = static_cast<size_t>(ceiling * (options_.warmup_seconds + options_.seconds)) + 1;
   say(name + ": signing " + std::to_string(count) + " transfers...");
-  std::mt19937_64 shuffle(count);
   size_t sender_count = senders_.size();
   generator.prepare(count, [&](size_t sender, uint64_t random) {
     size_t index = random % recipients_.size();

@@ -247,7 +247,7 @@ LoadResult LoadGenerator::run(const LoadSettings& settings,
       result.ran_out = true;
   };
 
-  auto collect = [&](BenchClock::time_point now) {
+  auto collect = [&] {
     for (auto& submitter : submitters) {
       for (const Hash256& hash : submitter->take_rejected(result.first_rejection)) {
         auto found = pending.find(hash);
@@ -285,7 +285,6 @@ LoadResult LoadGenerator::run(const LoadSettings& settings,
       }
       scanned_height = height;
     }
-    (void)now;
   };
 
   for (;;) {
@@ -305,7 +304,7 @@ LoadResult LoadGenerator::run(const LoadSettings& settings,
       release(now);
     if (now - last_poll >= std::chrono::milliseconds(10)) {
       last_poll = now;
-      collect(now);
+      collect();
     }
     if (now - last_progress >= std::chrono::milliseconds(terminal ? 500 : 5000)) {
       double seconds = std::chrono::duration<double>(now - last_progress).count();
