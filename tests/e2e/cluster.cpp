@@ -56,9 +56,12 @@ T check(Result<T> result, const std::string& what) {
 }  // namespace
 
 Cluster::Cluster(ClusterOptions options) {
-  // Ports from the process id, so concurrently running test processes never share one.
-  uint16_t slot = static_cast<uint16_t>(::getpid() % 1500);
-  p2p_base_port_ = static_cast<uint16_t>(20000 + slot * 20);
+  // Ports from the process id, so concurrently running test processes never share one. They stay
+  // in 10000..26999: below Linux's ephemeral range (32768 and up), where a connection dialled by
+  // one of our own nodes could take the port before the node meant to listen on it binds, and
+  // clear of the fixed ports of `tally demo` (27001..) and `tally bench` (27201.., 28201..).
+  uint16_t slot = static_cast<uint16_t>(::getpid() % 850);
+  p2p_base_port_ = static_cast<uint16_t>(10000 + slot * 20);
   rpc_base_port_ = static_cast<uint16_t>(p2p_base_port_ + 10);
   directory_ = std::filesystem::temp_directory_path() / ("tally-e2e-" + std::to_string(::getpid()));
   std::filesystem::remove_all(directory_);
