@@ -272,18 +272,20 @@ Result<PendingBlock> State::execute_block(uint64_t height, const Address& propos
   for (const auto& [address, changed] : pending->changes) {
     updates.emplace_back(account_tree_key(address), account_value_hash(changed));
   }
-  pending->outcome.state_root = tree_.root_after(updates);
+  pending->outcome.state_root = tree_.root_after(updates, &pending->tree_hashes);
   return pending;
 }
 
 Hash256 State::write_changes(const PendingBlock& pending) {
   TALLY_ASSERT_MSG(pending.height == height_ + 1, "a pending block must extend the current height");
+  std::vector<std::pair<Hash256, Hash256>> updates;
+  updates.reserve(pending.changes.size());
   for (const auto& [address, changed] : pending.changes) {
     accounts_[address] = changed;
-    tree_.set(account_tree_key(address), account_value_hash(changed));
+    updates.emplace_back(account_tree_key(address), account_value_hash(changed));
   }
   height_ = pending.height;
-  return tree_.root();  // Keeps the tree clean (see tree_).
+  return tree_.apply(updates, pending.tree_hashes);  // Leaves the tree clean (see tree_).
 }
 
 void State::commit_block(PendingBlock pending) {

@@ -98,6 +98,8 @@ struct PendingBlock {
   uint64_t height = 0;
   std::vector<std::pair<Address, Account>> changes;  // sorted by address
   BlockOutcome outcome;                              // outcome.state_root = root after the block
+  // The tree hashes execute_block computed, so commit_block does not compute them again.
+  TreeHashes tree_hashes;
 };
 
 class State {

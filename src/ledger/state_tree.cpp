@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <array>
+#include <atomic>
 #include <bit>
 #include <string>
 #include <utility>
@@ -44,6 +45,31 @@ Hash256 internal_hash(const Hash256& left, const Hash256& right) {
   return sha256_parts({ByteSpan(&kInternalDomain, 1), left.span(), right.span()});
 }
 
+// Tree versions are unique in the process, so hashes computed on one tree are never taken for
+// another's. Only identity: nothing hashed, stored or sent depends on the values.
+std::atomic<uint64_t> next_tree_version{1};
+
+uint64_t new_tree_version() {
+  return next_tree_version.fetch_add(1, std::memory_order_relaxed);
+}
+
+// Sorted in bit order with one entry per key, the last given for it.
+std::vector<Entry> sorted_distinct(std::span<const Entry> updates) {
+  std::vector<Entry> sorted(updates.begin(), updates.end());
+  std::stable_sort(sorted.begin(), sorted.end(),
+                   [](const Entry& left, const Entry& right) { return left.first < right.first; });
+  size_t distinct = 0;
+  for (const Entry& entry : sorted) {
+    if (distinct > 0 && sorted[distinct - 1].first == entry.first) {
+      sorted[distinct - 1].second = entry.second;
+    } else {
+      sorted[distinct++] = entry;
+    }
+  }
+  sorted.resize(distinct);
+  return sorted;
+}
+
 Error invalid_proof(std::string message) {
   return make_error("invalid_proof", std::move(message));
 }
@@ -63,6 +89,9 @@ class NodeRef {
     TALLY_ASSERT_MSG(index <= kMaxIndex, "state tree internal node pool exhausted");
     return NodeRef(static_cast<uint32_t>((index + 1) << 1));
   }
+
+  static NodeRef from_raw(uint32_t raw) { return NodeRef(raw); }
+  uint32_t raw() const { return raw_; }
 
   bool is_empty() const { return raw_ == 0; }
   bool is_leaf() const { return (raw_ & 1) != 0; }
@@ -251,6 +280,8 @@ struct StateTree::Impl {
   struct CachedHash {
     Hash256 value;
     bool stale = true;
+    // Stale, but `value` already holds the new hash (from TreeHashes): refresh only descends.
+    bool precomputed = false;
   };
   struct Leaf {
     Hash256 key;
@@ -262,6 +293,8 @@ struct StateTree::Impl {
   std::vector<CachedHash> internal_hashes;
   std::vector<Leaf> leaves;
   NodeRef root;
+  // Changes whenever the tree's contents do (see TreeHashes).
+  uint64_t version = new_tree_version();
 
   NodeRef new_leaf(const Hash256& key, const Hash256& value_hash) {
     const NodeRef ref = NodeRef::leaf(leaves.size());
@@ -297,16 +330,22 @@ struct StateTree::Impl {
       CachedHash& cached = internal_hashes[node.index()];
       if (cached.stale) {
         const auto [left, right] = children[node.index()];
-        cached.value = internal_hash(refresh(left), refresh(right));
+        const Hash256& left_hash = refresh(left);
+        const Hash256& right_hash = refresh(right);
+        if (!cached.precomputed)
+          cached.value = internal_hash(left_hash, right_hash);
         cached.stale = false;
+        cached.precomputed = false;
       }
       return cached.value;
     }
     if (node.is_leaf()) {
       Leaf& leaf = leaves[node.index()];
       if (leaf.hash.stale) {
-        leaf.hash.value = leaf_hash(leaf.key, leaf.value_hash);
+        if (!leaf.hash.precomputed)
+          leaf.hash.value = leaf_hash(leaf.key, leaf.value_hash);
         leaf.hash.stale = false;
+        leaf.hash.precomputed = false;
       }
       return leaf.hash.value;
     }
@@ -359,8 +398,10 @@ struct StateTree::Impl {
   // on the node's path (sharing its first `depth` bits). Descends only where updates go; an
   // untouched subtree keeps its hash. Accounts are never deleted, so every existing internal node
   // stays (it keeps at least two leaves below it) and only empty subtrees and leaves change
-  // shape: there the new subtree is hashed from its short list of leaves.
-  Hash256 hash_after(NodeRef node, size_t depth, std::span<const Entry> updates) const {
+  // shape: there the new subtree is hashed from its short list of leaves. With `computed`, the
+  // new hashes of existing nodes are recorded there.
+  Hash256 hash_after(NodeRef node, size_t depth, std::span<const Entry> updates,
+                     TreeHashes* computed) const {
     if (updates.empty())
       return peek(node);
     if (node.is_internal()) {
@@ -370,8 +411,12 @@ struct StateTree::Impl {
       });
       const auto left_count = static_cast<size_t>(middle - updates.begin());
       const auto [left, right] = children[node.index()];
-      return internal_hash(hash_after(left, depth + 1, updates.first(left_count)),
-                           hash_after(right, depth + 1, updates.subspan(left_count)));
+      Hash256 hash =
+          internal_hash(hash_after(left, depth + 1, updates.first(left_count), computed),
+                        hash_after(right, depth + 1, updates.subspan(left_count), computed));
+      if (computed)
+        computed->nodes.emplace_back(node.raw(), hash);
+      return hash;
     }
     if (node.is_empty())
       return subtree_hash(updates, depth);
@@ -381,8 +426,12 @@ struct StateTree::Impl {
     const auto position =
         std::lower_bound(updates.begin(), updates.end(), leaf.key,
                          [](const Entry& entry, const Hash256& key) { return entry.first < key; });
-    if (position != updates.end() && position->first == leaf.key)
-      return subtree_hash(updates, depth);
+    if (position != updates.end() && position->first == leaf.key) {
+      Hash256 hash = subtree_hash(updates, depth);
+      if (computed && updates.size() == 1)  // the leaf stays, with a new value
+        computed->nodes.emplace_back(node.raw(), hash);
+      return hash;
+    }
     const Entry existing{leaf.key, leaf.value_hash};
     if (updates.size() == 1) {  // The common case: one new key meets one leaf. No allocation.
       const std::array<Entry, 2> pair = position == updates.begin()
@@ -422,9 +471,11 @@ void StateTree::set(const Hash256& key, const Hash256& value_hash) {
     Impl::Leaf& leaf = tree.leaves[node.index()];
     if (leaf.value_hash == value_hash)
       return;
+    tree.version = new_tree_version();
     leaf.value_hash = value_hash;
     leaf.hash.stale = true;
   } else {
+    tree.version = new_tree_version();
     const NodeRef replacement =
         node.is_empty() ? tree.new_leaf(key, value_hash) : tree.split(node, depth, key, value_hash);
     if (depth == 0) {
@@ -478,21 +529,42 @@ Hash256 StateTree::peek_root() const {
   return impl_->peek(impl_->root);
 }
 
-Hash256 StateTree::root_after(std::span<const Entry> updates) const {
-  // Sorted in bit order with one entry per key, the last given for it.
-  std::vector<Entry> sorted(updates.begin(), updates.end());
-  std::stable_sort(sorted.begin(), sorted.end(),
-                   [](const Entry& left, const Entry& right) { return left.first < right.first; });
-  size_t distinct = 0;
-  for (const Entry& entry : sorted) {
-    if (distinct > 0 && sorted[distinct - 1].first == entry.first) {
-      sorted[distinct - 1].second = entry.second;
-    } else {
-      sorted[distinct++] = entry;
+Hash256 StateTree::root_after(std::span<const Entry> updates, TreeHashes* computed) const {
+  std::vector<Entry> sorted = sorted_distinct(updates);
+  if (computed) {
+    computed->tree_version = impl_->version;
+    computed->nodes.clear();
+  }
+  Hash256 root = impl_->hash_after(impl_->root, 0, sorted, computed);
+  if (computed)
+    computed->updates = std::move(sorted);
+  return root;
+}
+
+Hash256 StateTree::apply(std::span<const Entry> updates, const TreeHashes& computed) {
+  Impl& tree = *impl_;
+  std::vector<Entry> sorted = sorted_distinct(updates);
+  // Computed against exactly this tree and these updates, the recorded hashes are the hashes
+  // those nodes have once the updates are set.
+  const bool reusable = computed.tree_version != 0 && computed.tree_version == tree.version &&
+                        computed.updates == sorted;
+  for (const Entry& entry : sorted)
+    set(entry.first, entry.second);
+  if (reusable) {
+    for (const auto& [raw, hash] : computed.nodes) {
+      const NodeRef node = NodeRef::from_raw(raw);
+      Impl::CachedHash& cached =
+          node.is_leaf() ? tree.leaves[node.index()].hash : tree.internal_hashes[node.index()];
+      if (cached.stale) {
+        cached.value = hash;
+        cached.precomputed = true;
+      } else {
+        // Untouched by set (every update under it kept its value): its hash cannot have changed.
+        TALLY_ASSERT_MSG(cached.value == hash, "a precomputed tree hash disagrees with the tree");
+      }
     }
   }
-  sorted.resize(distinct);
-  return impl_->hash_after(impl_->root, 0, sorted);
+  return root();
 }
 
 TreeProof StateTree::prove(const Hash256& key) const {

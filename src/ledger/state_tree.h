@@ -50,6 +50,18 @@ struct TreeProof {
 Status verify_tree_proof(const Hash256& root, const Hash256& key,
                          const std::optional<Hash256>& value_hash, const TreeProof& proof);
 
+// What root_after worked out about nodes the tree already has, so that apply() with the same
+// updates on the unchanged tree does not hash them again: a validator executes each block
+// (root_after) before voting, then commits it, and without this would hash every path twice.
+struct TreeHashes {
+  // The tree version they were computed against; 0 = none (apply then hashes everything).
+  uint64_t tree_version = 0;
+  // The updates, sorted by key with one entry per key: apply() reuses nothing for other ones.
+  std::vector<std::pair<Hash256, Hash256>> updates;
+  // (node reference, hash after the updates) for existing nodes on the updated paths.
+  std::vector<std::pair<uint32_t, Hash256>> nodes;
+};
+
 class StateTree {
  public:
   StateTree();
@@ -77,7 +89,14 @@ class StateTree {
   // listed more than once takes the last value given for it. Costs O(updates x depth) hashes, plus
   // on a dirty tree the rehash of its dirty paths (uncached, so call root() first when it is
   // dirty).
-  Hash256 root_after(std::span<const std::pair<Hash256, Hash256>> updates) const;
+  // With `computed`, also records what apply() can reuse.
+  Hash256 root_after(std::span<const std::pair<Hash256, Hash256>> updates,
+                     TreeHashes* computed = nullptr) const;
+
+  // set() for each update, then root(). Where `computed` came from root_after on this tree in
+  // its current version with the same updates, the hashes it holds are reused and only nodes the
+  // updates create are hashed; otherwise it is ignored. Either way the root is the same.
+  Hash256 apply(std::span<const std::pair<Hash256, Hash256>> updates, const TreeHashes& computed);
 
   // Proof for `key` against the current root; reads cached hashes on a clean tree and computes
   // (without caching) on a dirty one.

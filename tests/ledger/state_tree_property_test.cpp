@@ -278,6 +278,23 @@ void check_root_after(KeySpace space) {
               (found == model.end() ? std::nullopt : std::optional<Hash256>(found->second)));
   }
   RC_ASSERT(tree.root() == reference_root(model));
+
+  // Applying the batch with the hashes root_after recorded gives the predicted root and leaves
+  // every cached hash right: proofs of the batch's keys verify, and a later update rehashes
+  // from those caches to the reference root.
+  TreeHashes computed;
+  RC_ASSERT(tree.root_after(batch, &computed) == predicted);
+  RC_ASSERT(tree.apply(batch, computed) == predicted);
+  RC_ASSERT(tree.is_clean());
+  RC_ASSERT(tree.size() == expected.size());
+  for (const auto& [key, value_hash] : batch) {
+    RC_ASSERT(tree.get(key) == std::optional<Hash256>(expected[key]));
+    RC_ASSERT(verify_tree_proof(predicted, key, expected[key], tree.prove(key)).ok());
+  }
+  const Hash256 later_key = key_for(space, *rc::gen::inRange<uint32_t>(0, kKeyIds));
+  tree.set(later_key, value_for(9));
+  expected[later_key] = value_for(9);
+  RC_ASSERT(tree.root() == reference_root(expected));
 }
 
 RC_GTEST_PROP(StateTreeProperty, RootAfterMatchesAppliedUpdatesWithSpreadKeys, ()) {

@@ -234,6 +234,87 @@ void expect_root_after(StateTree& tree, const std::vector<Update>& entries,
   }
 }
 
+// apply(): set() for each update, reusing what root_after computed when it may.
+
+struct AppliedBatch {
+  StateTree tree;
+  std::vector<Update> entries;
+  std::vector<Update> batch;
+  Hash256 honest_root;
+};
+
+// A tree of 200 entries, and a batch that changes 20 of them and adds 20 new keys.
+AppliedBatch tree_and_batch() {
+  AppliedBatch setup;
+  for (int number = 0; number < 200; ++number) {
+    setup.entries.emplace_back(pseudo_random_key(number), value(number));
+    setup.tree.set(setup.entries.back().first, setup.entries.back().second);
+  }
+  (void)setup.tree.root();
+  for (int number = 0; number < 20; ++number)
+    setup.batch.emplace_back(pseudo_random_key(number * 7), value(1000 + number));
+  for (int number = 200; number < 220; ++number)
+    setup.batch.emplace_back(pseudo_random_key(number), value(number));
+  setup.honest_root = root_with(setup.entries, setup.batch);
+  return setup;
+}
+
+// The root is the last node root_after records; a wrong hash there shows whether it is reused.
+void tamper_with_root(TreeHashes& computed) {
+  ASSERT_FALSE(computed.nodes.empty());
+  computed.nodes.back().second = value(-1);
+}
+
+TEST(StateTreeApply, GivesTheRootOfTheUpdatesWithOrWithoutComputedHashes) {
+  AppliedBatch with_hashes = tree_and_batch();
+  TreeHashes computed;
+  EXPECT_EQ(with_hashes.tree.root_after(with_hashes.batch, &computed), with_hashes.honest_root);
+  EXPECT_EQ(with_hashes.tree.apply(with_hashes.batch, computed), with_hashes.honest_root);
+  EXPECT_TRUE(with_hashes.tree.is_clean());
+
+  AppliedBatch without = tree_and_batch();
+  EXPECT_EQ(without.tree.apply(without.batch, TreeHashes{}), without.honest_root);
+  EXPECT_TRUE(without.tree.is_clean());
+}
+
+TEST(StateTreeApply, ReusesHashesComputedOnTheSameTreeForTheSameUpdates) {
+  AppliedBatch setup = tree_and_batch();
+  TreeHashes computed;
+  (void)setup.tree.root_after(setup.batch, &computed);
+  tamper_with_root(computed);
+  // Not hashed again: the recorded (here wrong) root is what comes out.
+  EXPECT_EQ(setup.tree.apply(setup.batch, computed), value(-1));
+}
+
+TEST(StateTreeApply, IgnoresHashesComputedBeforeTheTreeChanged) {
+  AppliedBatch setup = tree_and_batch();
+  TreeHashes computed;
+  (void)setup.tree.root_after(setup.batch, &computed);
+  tamper_with_root(computed);
+  const Update other{pseudo_random_key(5000), value(5000)};
+  setup.tree.set(other.first, other.second);
+  setup.entries.push_back(other);
+  EXPECT_EQ(setup.tree.apply(setup.batch, computed), root_with(setup.entries, setup.batch));
+}
+
+TEST(StateTreeApply, IgnoresHashesComputedForOtherUpdates) {
+  AppliedBatch setup = tree_and_batch();
+  TreeHashes computed;
+  (void)setup.tree.root_after(setup.batch, &computed);
+  tamper_with_root(computed);
+  setup.batch.back().second = value(-2);
+  EXPECT_EQ(setup.tree.apply(setup.batch, computed), root_with(setup.entries, setup.batch));
+}
+
+TEST(StateTreeApply, IgnoresHashesComputedOnAnotherTree) {
+  AppliedBatch first = tree_and_batch();
+  AppliedBatch second = tree_and_batch();  // same contents, another tree
+  TreeHashes computed;
+  (void)first.tree.root_after(first.batch, &computed);
+  tamper_with_root(computed);
+  EXPECT_EQ(second.tree.apply(second.batch, computed), second.honest_root);
+}
+
 TEST(StateTreeRootAfter, OnAnEmptyTree) {
   StateTree tree;
   EXPECT_TRUE(tree.root_after({}).is_zero());
