@@ -125,19 +125,56 @@ void Engine::on_message(PeerId from, const Message& message, uint64_t now_ms) {
   } else if (const auto* evidence = std::get_if<DuplicateVoteEvidence>(&message)) {
     add_evidence(*evidence);
   } else if (const auto* batch = std::get_if<TransactionsMessage>(&message)) {
-    // Newly admitted transactions travel on to every other peer; known ones stop here, so
-    // gossip ends, and nothing is echoed back to its sender.
-    TransactionsMessage fresh;
-    for (const Transaction& transaction : batch->transactions) {
-      if (pool_.add(transaction, *state_).ok())
-        fresh.transactions.push_back(transaction);
-    }
-    if (!fresh.transactions.empty()) {
-      output_.messages.push_back(Envelope{std::nullopt, std::move(fresh), from});
-      on_transaction_arrived();
-    }
+    on_gossiped_transactions(from, *batch);
+  } else if (const auto* announced = std::get_if<TransactionHashesMessage>(&message)) {
+    on_transaction_hashes(from, *announced);
+  } else if (const auto* request = std::get_if<TransactionRequest>(&message)) {
+    on_transaction_request(from, *request);
   }
   process_replica_output(now_ms);
+}
+
+void Engine::on_gossiped_transactions(PeerId from, const TransactionsMessage& batch) {
+  // Newly admitted transactions are announced to every other peer; known ones stop here, so
+  // gossip ends, and nothing is echoed back to its sender.
+  TransactionHashesMessage fresh;
+  for (const Transaction& transaction : batch.transactions) {
+    Hash256 hash = transaction.hash();
+    requested_.erase(hash);
+    if (pool_.add(transaction, *state_).ok())
+      fresh.hashes.push_back(hash);
+  }
+  if (!fresh.hashes.empty()) {
+    output_.messages.push_back(Envelope{std::nullopt, std::move(fresh), from});
+    on_transaction_arrived();
+  }
+}
+
+void Engine::on_transaction_hashes(PeerId from, const TransactionHashesMessage& announced) {
+  TransactionRequest request;
+  for (const Hash256& hash : announced.hashes) {
+    if (pool_.contains(hash) || !requested_.insert(hash).second)
+      continue;
+    requested_order_.push_back(hash);
+    request.hashes.push_back(hash);
+  }
+  while (requested_order_.size() > kMaxRequestedTransactions) {
+    requested_.erase(requested_order_.front());
+    requested_order_.pop_front();
+  }
+  if (!request.hashes.empty())
+    output_.messages.push_back(Envelope{from, std::move(request), std::nullopt});
+}
+
+void Engine::on_transaction_request(PeerId from, const TransactionRequest& request) {
+  // Only what is pending here: a transaction committed meanwhile reaches the peer in its block.
+  TransactionsMessage found;
+  for (const Hash256& hash : request.hashes) {
+    if (std::optional<Transaction> transaction = pool_.get(hash))
+      found.transactions.push_back(std::move(*transaction));
+  }
+  if (!found.transactions.empty())
+    output_.messages.push_back(Envelope{from, std::move(found), std::nullopt});
 }
 
 void Engine::on_timer(const TimeoutRequest& request, uint64_t now_ms) {

@@ -8,7 +8,10 @@
 // Durability: an input's writes go to ConsensusStorage, which returns only once they are
 // durable, before take_output() can release the messages that depend on them.
 
+#include <absl/container/flat_hash_set.h>
+
 #include <cstdint>
+#include <deque>
 #include <map>
 #include <memory>
 #include <optional>
@@ -40,6 +43,8 @@ class TransactionPool {
   // After a block is applied: drop its transactions and any that became invalid.
   virtual void remove_committed(const Block& block, const State& state_after) = 0;
   virtual size_t size() const = 0;
+  virtual bool contains(const Hash256& hash) const = 0;
+  virtual std::optional<Transaction> get(const Hash256& hash) const = 0;
   // Answers from the signature checks done at admission, verifying only what it has not seen.
   virtual const SignatureVerifier& verifier() const = 0;
 };
@@ -71,6 +76,8 @@ class ConsensusStorage {
 };
 
 inline constexpr uint64_t kMaxEvidenceAge = 100;
+// Announced transactions a node has asked for and not yet received, at most.
+inline constexpr size_t kMaxRequestedTransactions = 100'000;
 
 struct EngineConfig {
   ConsensusTimeouts timeouts;
@@ -151,6 +158,9 @@ class Engine {
   Status validate_evidence(const DuplicateVoteEvidence& evidence) const;
   void add_evidence(const DuplicateVoteEvidence& evidence);
   void on_status(PeerId from, const StatusMessage& status, uint64_t now_ms);
+  void on_gossiped_transactions(PeerId from, const TransactionsMessage& batch);
+  void on_transaction_hashes(PeerId from, const TransactionHashesMessage& announced);
+  void on_transaction_request(PeerId from, const TransactionRequest& request);
   void on_block_request(PeerId from, const BlockRequest& request);
   void on_decided_block(const DecidedBlock& decided, uint64_t now_ms);
   void schedule_timer(const TimeoutRequest& request, uint64_t now_ms);
@@ -183,6 +193,11 @@ class Engine {
   EngineOutput output_;
   // Transactions submitted since the last take_output(), gossiped as one message.
   TransactionsMessage submitted_for_gossip_;
+  // Announced transactions asked for and not yet received: asked for once, from the first peer
+  // that announced them. The oldest are forgotten beyond kMaxRequestedTransactions (a peer that
+  // never answers), so another announcement can ask again.
+  absl::flat_hash_set<Hash256, FixedBytesHasher<32>> requested_;
+  std::deque<Hash256> requested_order_;
 };
 
 }  // namespace tally

@@ -12,7 +12,33 @@ static_assert(std::is_same_v<std::variant_alternative_t<5, Message>, DuplicateVo
 static_assert(std::is_same_v<std::variant_alternative_t<6, Message>, TransactionsMessage>);
 static_assert(std::is_same_v<std::variant_alternative_t<7, Message>, SnapshotListRequest>);
 static_assert(std::is_same_v<std::variant_alternative_t<12, Message>, SnapshotChunkData>);
-static_assert(std::variant_size_v<Message> == 13);
+static_assert(std::is_same_v<std::variant_alternative_t<13, Message>, TransactionHashesMessage>);
+static_assert(std::is_same_v<std::variant_alternative_t<14, Message>, TransactionRequest>);
+static_assert(std::variant_size_v<Message> == 15);
+
+namespace {
+
+void write_hashes(Writer& writer, const std::vector<Hash256>& hashes) {
+  writer.u32(static_cast<uint32_t>(hashes.size()));
+  for (const Hash256& hash : hashes)
+    writer.fixed(hash.span());
+}
+
+std::vector<Hash256> read_hashes(Reader& reader) {
+  std::vector<Hash256> hashes;
+  uint32_t count = reader.u32();
+  if (!reader.failed() && count > kMaxTransactionsPerMessage) {
+    reader.fail("oversized", "too many transaction hashes in one message");
+    return hashes;
+  }
+  if (!reader.failed())
+    hashes.reserve(count);
+  for (uint32_t index = 0; index < count && !reader.failed(); ++index)
+    hashes.push_back(Hash256(reader.fixed_bytes<Hash256::kSize>()));
+  return hashes;
+}
+
+}  // namespace
 
 MessageKind kind_of(const Message& message) {
   return static_cast<MessageKind>(message.index() + 1);
@@ -46,6 +72,10 @@ std::string_view kind_name(MessageKind kind) {
       return "snapshot_chunk_request";
     case MessageKind::snapshot_chunk:
       return "snapshot_chunk";
+    case MessageKind::transaction_hashes:
+      return "transaction_hashes";
+    case MessageKind::transaction_request:
+      return "transaction_request";
   }
   return "unknown";
 }
@@ -87,6 +117,9 @@ Bytes encode_message(const Message& message) {
           writer.u64(value.height);
           writer.u32(value.index);
           writer.var_bytes(value.chunk);
+        } else if constexpr (std::is_same_v<Type, TransactionHashesMessage> ||
+                             std::is_same_v<Type, TransactionRequest>) {
+          write_hashes(writer, value.hashes);
         } else {
           value.write(writer);
         }
@@ -186,6 +219,12 @@ Result<Message> decode_message(ByteSpan bytes, size_t max_block_transactions) {
       message = std::move(data);
       break;
     }
+    case MessageKind::transaction_hashes:
+      message = TransactionHashesMessage{read_hashes(reader)};
+      break;
+    case MessageKind::transaction_request:
+      message = TransactionRequest{read_hashes(reader)};
+      break;
     default:
       if (!reader.failed())
         reader.fail("unknown_message", "unknown message kind " + std::to_string(kind));

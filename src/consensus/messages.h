@@ -21,6 +21,20 @@ struct TransactionsMessage {
   bool operator==(const TransactionsMessage&) const = default;
 };
 
+// Gossip beyond the first hop. A node pushes the transactions its clients submit to every peer
+// in full; what it admits from a peer it only announces, by hash, and a peer that lacks one asks
+// for it. In a fully connected network each node so receives each transaction once, and every
+// further copy is a 32-byte hash instead of a transaction to decrypt, decode, hash and look up.
+struct TransactionHashesMessage {
+  std::vector<Hash256> hashes;  // at most kMaxTransactionsPerMessage
+  bool operator==(const TransactionHashesMessage&) const = default;
+};
+// Asks for announced transactions; answered with a TransactionsMessage of those still pending.
+struct TransactionRequest {
+  std::vector<Hash256> hashes;  // at most kMaxTransactionsPerMessage
+  bool operator==(const TransactionRequest&) const = default;
+};
+
 // State sync (DESIGN.md §3): which snapshots a peer has, a snapshot's manifest, one chunk.
 // Manifests and chunks travel as their file bytes; the receiver verifies them against the
 // manifest's commit and chunk hashes.
@@ -62,7 +76,8 @@ inline constexpr size_t kMaxSnapshotPayloadBytes = 15 * 1024 * 1024;  // under t
 using Message =
     std::variant<Proposal, Vote, StatusMessage, BlockRequest, DecidedBlock, DuplicateVoteEvidence,
                  TransactionsMessage, SnapshotListRequest, SnapshotList, SnapshotManifestRequest,
-                 SnapshotManifestData, SnapshotChunkRequest, SnapshotChunkData>;
+                 SnapshotManifestData, SnapshotChunkRequest, SnapshotChunkData,
+                 TransactionHashesMessage, TransactionRequest>;
 
 enum class MessageKind : uint8_t {
   proposal = 1,
@@ -78,6 +93,8 @@ enum class MessageKind : uint8_t {
   snapshot_manifest = 11,
   snapshot_chunk_request = 12,
   snapshot_chunk = 13,
+  transaction_hashes = 14,
+  transaction_request = 15,
 };
 
 MessageKind kind_of(const Message& message);

@@ -98,8 +98,8 @@ class Mempool final : public TransactionPool {
   // add(), telling what the transaction replaced or evicted.
   Result<Admission> admit(const Transaction& transaction, const State& state);
 
-  bool contains(const Hash256& hash) const { return index_.contains(hash); }
-  std::optional<Transaction> get(const Hash256& hash) const;
+  bool contains(const Hash256& hash) const override { return index_.contains(hash); }
+  std::optional<Transaction> get(const Hash256& hash) const override;
   size_t bytes() const { return bytes_; }
   size_t sender_count() const { return senders_.size(); }
   // The sender's pending transactions in nonce order.

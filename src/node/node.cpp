@@ -194,6 +194,12 @@ void Node::arm_sync_timer(std::chrono::milliseconds delay, std::function<void()>
 }
 
 bool Node::serve_snapshot_request(p2p::PeerId peer, const Message& message) {
+  // Every peer message passes here: decide by kind before building any path.
+  if (!std::holds_alternative<SnapshotListRequest>(message) &&
+      !std::holds_alternative<SnapshotManifestRequest>(message) &&
+      !std::holds_alternative<SnapshotChunkRequest>(message)) {
+    return false;
+  }
   std::filesystem::path directory = home_.snapshots();
   if (std::holds_alternative<SnapshotListRequest>(message)) {
     std::vector<uint64_t> heights = list_snapshots(directory);
@@ -440,6 +446,17 @@ void Node::on_peer_message(p2p::PeerId peer, Bytes bytes) {
   if (!consensus_started_) {
     on_sync_message(peer, *message);
     return;
+  }
+  if (auto* announced = std::get_if<TransactionHashesMessage>(&*message)) {
+    // Not asked for while being verified here or once committed (the engine knows the pending).
+    std::erase_if(announced->hashes, [this](const Hash256& hash) {
+      auto outcome = recent_.find(hash);
+      return verifying_.contains(hash) ||
+             (outcome != recent_.end() &&
+              outcome->second.kind == TransactionStatus::Kind::committed);
+    });
+    if (announced->hashes.empty())
+      return;
   }
   if (const auto* status = std::get_if<StatusMessage>(&*message)) {
     highest_peer_height_ =

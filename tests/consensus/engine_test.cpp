@@ -296,28 +296,172 @@ TEST_F(EngineClusterTest, AMinimumBlockIntervalGathersTransactionsIntoOneBlock) 
   EXPECT_GE(next->block.header.time_ms, decided_at_ms + 500 - 10);
 }
 
-TEST_F(EngineClusterTest, RegossipsNewTransactionsToOthersButNeverBackOrTwice) {
+TEST_F(EngineClusterTest, AnnouncesNewTransactionsToOthersButNeverBackOrTwice) {
   Engine& engine = *nodes_[1]->engine;
   (void)engine.take_output();
   Transaction transaction = signed_transfer(0, address_for(1), 5, 10, 0);
   engine.on_message(/*from=*/2, TransactionsMessage{{transaction}}, now_);
   EngineOutput first = engine.take_output();
-  size_t regossiped = 0;
+  size_t announced = 0;
   for (const Envelope& envelope : first.messages) {
-    if (const auto* batch = std::get_if<TransactionsMessage>(&envelope.message)) {
-      ++regossiped;
+    EXPECT_FALSE(std::holds_alternative<TransactionsMessage>(envelope.message))
+        << "beyond the first hop only the hash travels";
+    if (const auto* hashes = std::get_if<TransactionHashesMessage>(&envelope.message)) {
+      ++announced;
       EXPECT_FALSE(envelope.to.has_value());
       ASSERT_TRUE(envelope.except.has_value());
       EXPECT_EQ(*envelope.except, 2u);
+      EXPECT_EQ(hashes->hashes, std::vector<Hash256>{transaction.hash()});
+    }
+  }
+  EXPECT_EQ(announced, 1u);
+  engine.on_message(/*from=*/3, TransactionsMessage{{transaction}}, now_);
+  for (const Envelope& envelope : engine.take_output().messages) {
+    EXPECT_FALSE(std::holds_alternative<TransactionHashesMessage>(envelope.message))
+        << "known: not again";
+  }
+}
+
+TEST_F(EngineClusterTest, SubmittedTransactionsArePushedInFull) {
+  Engine& engine = *nodes_[1]->engine;
+  (void)engine.take_output();
+  Transaction transaction = signed_transfer(0, address_for(1), 5, 10, 0);
+  ASSERT_TRUE(engine.submit_transaction(transaction, now_).ok());
+  size_t pushed = 0;
+  for (const Envelope& envelope : engine.take_output().messages) {
+    if (const auto* batch = std::get_if<TransactionsMessage>(&envelope.message)) {
+      ++pushed;
+      EXPECT_FALSE(envelope.to.has_value());
+      EXPECT_FALSE(envelope.except.has_value());
       EXPECT_EQ(batch->transactions, std::vector<Transaction>{transaction});
     }
   }
-  EXPECT_EQ(regossiped, 1u);
-  engine.on_message(/*from=*/3, TransactionsMessage{{transaction}}, now_);
-  for (const Envelope& envelope : engine.take_output().messages) {
-    EXPECT_FALSE(std::holds_alternative<TransactionsMessage>(envelope.message))
-        << "known: not again";
+  EXPECT_EQ(pushed, 1u);
+}
+
+// The request an engine sends for announced hashes, if any.
+std::optional<Envelope> request_in(EngineOutput output) {
+  for (Envelope& envelope : output.messages) {
+    if (std::holds_alternative<TransactionRequest>(envelope.message))
+      return std::move(envelope);
   }
+  return std::nullopt;
+}
+
+TEST_F(EngineClusterTest, AsksForAnnouncedTransactionsItLacksOnceAndFromTheAnnouncer) {
+  Engine& engine = *nodes_[1]->engine;
+  (void)engine.take_output();
+  Transaction pending = signed_transfer(0, address_for(1), 5, 10, 0);
+  ASSERT_TRUE(engine.submit_transaction(pending, now_).ok());
+  (void)engine.take_output();
+  Transaction lacking = signed_transfer(1, address_for(0), 5, 10, 0);
+
+  engine.on_message(/*from=*/2, TransactionHashesMessage{{pending.hash(), lacking.hash()}}, now_);
+  std::optional<Envelope> request = request_in(engine.take_output());
+  ASSERT_TRUE(request.has_value());
+  ASSERT_TRUE(request->to.has_value());
+  EXPECT_EQ(*request->to, 2u);
+  EXPECT_EQ(std::get<TransactionRequest>(request->message).hashes,
+            std::vector<Hash256>{lacking.hash()});
+
+  // Announced again by another peer while the answer is awaited: not asked twice.
+  engine.on_message(/*from=*/3, TransactionHashesMessage{{lacking.hash()}}, now_);
+  EXPECT_FALSE(request_in(engine.take_output()).has_value());
+
+  // Once received, a later announcement asks for nothing either.
+  engine.on_message(/*from=*/2, TransactionsMessage{{lacking}}, now_);
+  (void)engine.take_output();
+  engine.on_message(/*from=*/3, TransactionHashesMessage{{lacking.hash()}}, now_);
+  EXPECT_FALSE(request_in(engine.take_output()).has_value());
+}
+
+TEST_F(EngineClusterTest, AnswersRequestsWithThePendingTransactionsOnly) {
+  Engine& engine = *nodes_[1]->engine;
+  (void)engine.take_output();
+  Transaction pending = signed_transfer(0, address_for(1), 5, 10, 0);
+  ASSERT_TRUE(engine.submit_transaction(pending, now_).ok());
+  (void)engine.take_output();
+  Transaction unknown = signed_transfer(2, address_for(3), 5, 10, 0);
+
+  engine.on_message(/*from=*/3, TransactionRequest{{unknown.hash(), pending.hash()}}, now_);
+  size_t answers = 0;
+  for (const Envelope& envelope : engine.take_output().messages) {
+    if (const auto* batch = std::get_if<TransactionsMessage>(&envelope.message)) {
+      ++answers;
+      ASSERT_TRUE(envelope.to.has_value());
+      EXPECT_EQ(*envelope.to, 3u);
+      EXPECT_EQ(batch->transactions, std::vector<Transaction>{pending});
+    }
+  }
+  EXPECT_EQ(answers, 1u);
+
+  engine.on_message(/*from=*/3, TransactionRequest{{unknown.hash()}}, now_);
+  for (const Envelope& envelope : engine.take_output().messages)
+    EXPECT_FALSE(std::holds_alternative<TransactionsMessage>(envelope.message));
+}
+
+// Messages of one kind in an output.
+template <typename Kind>
+std::vector<Envelope> all_of(const EngineOutput& output) {
+  std::vector<Envelope> found;
+  for (const Envelope& envelope : output.messages) {
+    if (std::holds_alternative<Kind>(envelope.message))
+      found.push_back(envelope);
+  }
+  return found;
+}
+
+TEST_F(EngineClusterTest, ATransactionCrossesAHopByAnnouncementRequestAndAnswer) {
+  // Peer ids as the engines see each other: node 2 hears only node 1 (a line 9 - 1 - 2).
+  Engine& middle = *nodes_[1]->engine;
+  Engine& far = *nodes_[2]->engine;
+  (void)middle.take_output();
+  (void)far.take_output();
+  Transaction transaction = signed_transfer(0, address_for(1), 5, 10, 0);
+
+  middle.on_message(/*from=*/9, TransactionsMessage{{transaction}}, now_);
+  std::vector<Envelope> announced = all_of<TransactionHashesMessage>(middle.take_output());
+  ASSERT_EQ(announced.size(), 1u);
+
+  far.on_message(/*from=*/1, announced.front().message, now_);
+  std::vector<Envelope> requests = all_of<TransactionRequest>(far.take_output());
+  ASSERT_EQ(requests.size(), 1u);
+
+  middle.on_message(/*from=*/2, requests.front().message, now_);
+  std::vector<Envelope> answers = all_of<TransactionsMessage>(middle.take_output());
+  ASSERT_EQ(answers.size(), 1u);
+  EXPECT_EQ(*answers.front().to, 2u);
+
+  far.on_message(/*from=*/1, answers.front().message, now_);
+  // Admitted there: it announces the transaction onward, to everyone but the middle node.
+  std::vector<Envelope> onward = all_of<TransactionHashesMessage>(far.take_output());
+  ASSERT_EQ(onward.size(), 1u);
+  EXPECT_EQ(*onward.front().except, 1u);
+  EXPECT_EQ(std::get<TransactionHashesMessage>(onward.front().message).hashes,
+            std::vector<Hash256>{transaction.hash()});
+}
+
+TEST_F(EngineClusterTest, ForgetsTheOldestRequestsBeyondTheBound) {
+  Engine& engine = *nodes_[1]->engine;
+  (void)engine.take_output();
+  // A peer that announces and never answers: after kMaxRequestedTransactions newer requests the
+  // first hash may be asked for again (from another peer).
+  std::vector<Hash256> announced;
+  for (size_t index = 0; index <= kMaxRequestedTransactions; ++index)
+    announced.push_back(sha256(as_bytes("never answered " + std::to_string(index))));
+  for (size_t offset = 0; offset < announced.size(); offset += kMaxTransactionsPerMessage) {
+    size_t end = std::min(announced.size(), offset + kMaxTransactionsPerMessage);
+    engine.on_message(
+        /*from=*/2, TransactionHashesMessage{{announced.begin() + offset, announced.begin() + end}},
+        now_);
+  }
+  (void)engine.take_output();
+  engine.on_message(/*from=*/3, TransactionHashesMessage{{announced.front()}}, now_);
+  std::optional<Envelope> again = request_in(engine.take_output());
+  ASSERT_TRUE(again.has_value());
+  EXPECT_EQ(*again->to, 3u);
+  engine.on_message(/*from=*/3, TransactionHashesMessage{{announced.back()}}, now_);
+  EXPECT_FALSE(request_in(engine.take_output()).has_value()) << "the newest is still awaited";
 }
 
 }  // namespace
@@ -344,6 +488,8 @@ TEST(EngineAlone, ATransactionBehindANonceGapDoesNotMakeEmptyBlocksForever) {
     std::vector<Transaction> select_for_block(const State&, size_t, size_t) override { return {}; }
     void remove_committed(const Block&, const State&) override {}
     size_t size() const override { return size_; }
+    bool contains(const Hash256&) const override { return false; }
+    std::optional<Transaction> get(const Hash256&) const override { return std::nullopt; }
     const SignatureVerifier& verifier() const override { return verifier_; }
 
    private:

@@ -43,6 +43,14 @@ class SimplePool final : public TransactionPool {
     });
   }
   size_t size() const override { return pending_.size(); }
+  bool contains(const Hash256& hash) const override { return get(hash).has_value(); }
+  std::optional<Transaction> get(const Hash256& hash) const override {
+    for (const Transaction& known : pending_) {
+      if (known.hash() == hash)
+        return known;
+    }
+    return std::nullopt;
+  }
   const SignatureVerifier& verifier() const override { return verifier_; }
 
  private:

@@ -78,6 +78,8 @@ TEST(ConsensusTypes, MessagesRoundTripThroughTheCodec) {
       SnapshotManifestData{2000, Bytes{1, 2, 3}},
       SnapshotChunkRequest{2000, 7},
       SnapshotChunkData{2000, 7, Bytes(100, 9)},
+      TransactionHashesMessage{{sha256(as_bytes("x")), sha256(as_bytes("y"))}},
+      TransactionRequest{{sha256(as_bytes("x"))}},
   };
   for (const Message& message : messages) {
     Bytes bytes = encode_message(message);
@@ -104,6 +106,17 @@ TEST(ConsensusTypes, DecoderEnforcesBoundsAndCanonicalForm) {
   Bytes proposal = encode_message(make_proposal(validators, 1, 2, 0, block));
   EXPECT_TRUE(decode_message(proposal, 3).ok());
   EXPECT_EQ(decode_message(proposal, 2).error().code, "oversized");
+
+  // Announcements and requests carry at most kMaxTransactionsPerMessage hashes.
+  TransactionHashesMessage most{std::vector<Hash256>(kMaxTransactionsPerMessage)};
+  EXPECT_TRUE(decode_message(encode_message(most), 10).ok());
+  most.hashes.emplace_back();
+  EXPECT_EQ(decode_message(encode_message(most), 10).error().code, "oversized");
+  EXPECT_EQ(decode_message(encode_message(TransactionRequest{most.hashes}), 10).error().code,
+            "oversized");
+  Bytes cut = encode_message(TransactionRequest{{sha256(as_bytes("x"))}});
+  cut.pop_back();
+  EXPECT_EQ(decode_message(cut, 10).error().code, "truncated");
 
   // Commit signatures out of address order are not canonical.
   Vote low = make_vote(validators, 0, VoteType::precommit, 1, 0, block.hash());
