@@ -198,21 +198,16 @@ Result<Admission> Mempool::admit(const Transaction& transaction, const State& st
   if (evict) {
     admission.evicted = evict->hash;
     Chain& victim_chain = senders_.find(evict->sender)->second;
-    untrack_tail(victim_chain);
     erase_pending(victim_chain, victim_chain.find(evict->nonce));
     if (victim_chain.empty())
       senders_.erase(evict->sender);
-    else
-      track_tail(evict->sender, victim_chain);
   }
   Chain& target = senders_[transfer.from];
-  untrack_tail(target);
   if (previous) {
     admission.replaced = previous;
     erase_pending(target, target.find(transfer.nonce));
   }
   insert_pending(target, transaction, admission.hash);
-  track_tail(transfer.from, target);
   return admission;
 }
 
@@ -231,7 +226,13 @@ std::optional<Mempool::Tail> Mempool::eviction_candidate(const Transaction& tran
 
 void Mempool::insert_pending(Chain& chain, const Transaction& transaction, const Hash256& hash) {
   const Transfer& transfer = transaction.transfer;
+  // The tail set changes only when the sender's last nonce does.
+  const bool new_tail = chain.empty() || chain.rbegin()->first < transfer.nonce;
+  if (new_tail)
+    untrack_tail(chain);
   chain.emplace(transfer.nonce, Pending{transaction, hash});
+  if (new_tail)
+    track_tail(transfer.from, chain);
   index_.emplace(hash, Location{transfer.from, transfer.nonce});
   if (transfer.create)
     pending_creates_.emplace(transfer.to, transfer.from, transfer.nonce);
@@ -241,6 +242,10 @@ void Mempool::insert_pending(Chain& chain, const Transaction& transaction, const
 
 Mempool::Chain::iterator Mempool::erase_pending(Chain& chain, Chain::iterator position) {
   const Transfer& transfer = position->second.transaction.transfer;
+  const Address sender = transfer.from;
+  const bool was_tail = std::next(position) == chain.end();
+  if (was_tail)
+    untrack_tail(chain);
   if (transfer.create)
     pending_creates_.erase({transfer.to, transfer.from, transfer.nonce});
   index_.erase(position->second.hash);
@@ -249,7 +254,10 @@ Mempool::Chain::iterator Mempool::erase_pending(Chain& chain, Chain::iterator po
   verifier_.remember(position->second.hash);
   count_ -= 1;
   bytes_ -= kTransactionEncodedSize;
-  return chain.erase(position);
+  auto next = chain.erase(position);
+  if (was_tail)
+    track_tail(sender, chain);
+  return next;
 }
 
 void Mempool::untrack_tail(const Chain& chain) {
@@ -273,14 +281,11 @@ void Mempool::drop_stale(const Address& sender, uint64_t next_nonce) {
   if (found == senders_.end() || found->second.begin()->first >= next_nonce)
     return;
   Chain& chain = found->second;
-  untrack_tail(chain);
   auto position = chain.begin();
   while (position != chain.end() && position->first < next_nonce)
     position = erase_pending(chain, position);
   if (chain.empty())
     senders_.erase(found);
-  else
-    track_tail(sender, chain);
 }
 
 void Mempool::revalidate_sender(const Address& sender, const State& state) {
@@ -288,7 +293,6 @@ void Mempool::revalidate_sender(const Address& sender, const State& state) {
   if (found == senders_.end())
     return;
   Chain& chain = found->second;
-  untrack_tail(chain);
   std::optional<Account> account = state.account(sender);
   // Accounts are never deleted, so a sender with pending transactions has an account.
   uint64_t next = account ? account->nonce : UINT64_MAX;
@@ -308,33 +312,32 @@ void Mempool::revalidate_sender(const Address& sender, const State& state) {
   }
   if (chain.empty())
     senders_.erase(found);
-  else
-    track_tail(sender, chain);
 }
 
 void Mempool::remove_committed(const Block& block, const State& state_after) {
-  std::set<Address> affected;
+  std::vector<Address> affected;
+  affected.reserve(block.transactions.size());
   for (const Transaction& transaction : block.transactions) {
     const Transfer& transfer = transaction.transfer;
     auto location = index_.find(transaction.hash());
     if (location != index_.end()) {
       Chain& chain = senders_.find(location->second.sender)->second;
-      untrack_tail(chain);
       erase_pending(chain, chain.find(location->second.nonce));
       if (chain.empty())
         senders_.erase(transfer.from);
-      else
-        track_tail(transfer.from, chain);
     }
-    affected.insert(transfer.from);
+    affected.push_back(transfer.from);
     if (transfer.create) {
       // Pending transactions that would create the same account can no longer apply.
       for (auto creator = pending_creates_.lower_bound({transfer.to, Address{}, 0});
            creator != pending_creates_.end() && std::get<0>(*creator) == transfer.to; ++creator) {
-        affected.insert(std::get<1>(*creator));
+        affected.push_back(std::get<1>(*creator));
       }
     }
   }
+  // Each sender once, in address order.
+  std::sort(affected.begin(), affected.end());
+  affected.erase(std::unique(affected.begin(), affected.end()), affected.end());
   for (const Address& sender : affected)
     revalidate_sender(sender, state_after);
 }

@@ -172,8 +172,8 @@ class Mempool final : public TransactionPool {
     mutable uint64_t verified_ = 0;
   };
 
-  // Removes the pending transaction at `position` (not the tail bookkeeping: callers bracket
-  // changes to a chain with untrack_tail/track_tail).
+  // Remove / add one pending transaction, keeping the index, the byte count and the tail set
+  // (touched only when the chain's last nonce changes) current.
   Chain::iterator erase_pending(Chain& chain, Chain::iterator position);
   void insert_pending(Chain& chain, const Transaction& transaction, const Hash256& hash);
   void untrack_tail(const Chain& chain);

@@ -135,8 +135,33 @@ void check_pool(const Mempool& pool, const World& world, const State& state) {
 
 // Adds, and checks that the pool holds the transaction exactly when it was accepted (or was
 // already there) and that the size moved accordingly.
-void add_and_check(Mempool& pool, const Transaction& transaction, const State& state) {
+// The transaction a full pool must evict for `incoming`, from the documented rule: the cheapest
+// among the senders' last pending transactions (ties: highest nonce, then lowest hash), never
+// the incoming sender's own last one below its nonce.
+std::optional<Hash256> expected_victim(const Mempool& pool, const World& world,
+                                       const Transaction& incoming) {
+  std::optional<std::tuple<uint64_t, int64_t, Hash256>> best;
+  for (uint32_t index = 0; index < world.accounts + kExtraAddresses; ++index) {
+    std::vector<Transaction> pending = pool.pending_of(address_for(index));
+    if (pending.empty())
+      continue;
+    const Transfer& tail = pending.back().transfer;
+    if (tail.from == incoming.transfer.from && tail.nonce < incoming.transfer.nonce)
+      continue;
+    auto key =
+        std::make_tuple(tail.fee.units, -static_cast<int64_t>(tail.nonce), pending.back().hash());
+    if (!best || key < *best)
+      best = key;
+  }
+  if (!best)
+    return std::nullopt;
+  return std::get<2>(*best);
+}
+
+void add_and_check(Mempool& pool, const World& world, const Transaction& transaction,
+                   const State& state) {
   size_t before = pool.size();
+  std::optional<Hash256> victim = expected_victim(pool, world, transaction);
   Result<Admission> admission = pool.admit(transaction, state);
   if (admission.ok()) {
     RC_ASSERT(pool.contains(transaction.hash()));
@@ -144,8 +169,11 @@ void add_and_check(Mempool& pool, const Transaction& transaction, const State& s
     RC_ASSERT(pool.size() == (replaced_or_evicted ? before : before + 1));
     if (admission->replaced)
       RC_ASSERT(!pool.contains(*admission->replaced));
-    if (admission->evicted)
+    RC_CLASSIFY(admission->evicted.has_value(), "evicts");
+    if (admission->evicted) {
       RC_ASSERT(!pool.contains(*admission->evicted));
+      RC_ASSERT(admission->evicted == victim);
+    }
   } else {
     RC_ASSERT(pool.contains(transaction.hash()) == (admission.error().code == "duplicate"));
     RC_ASSERT(pool.size() <= before);
@@ -159,7 +187,7 @@ RC_GTEST_PROP(MempoolProperty, SelectedTransactionsApplyWithAnyProposer, ()) {
   size_t count = *rc::gen::inRange<size_t>(0, 120);
   for (size_t index = 0; index < count; ++index) {
     Transaction transaction = random_transaction(world, state, pool);
-    add_and_check(pool, transaction, state);
+    add_and_check(pool, world, transaction, state);
   }
   check_pool(pool, world, state);
 
@@ -192,7 +220,7 @@ RC_GTEST_PROP(MempoolProperty, ChainsOfBlocksKeepThePoolConsistent, ()) {
     size_t count = *rc::gen::inRange<size_t>(0, 40);
     for (size_t index = 0; index < count; ++index) {
       Transaction transaction = random_transaction(world, state, pool);
-      add_and_check(pool, transaction, state);
+      add_and_check(pool, world, transaction, state);
     }
     check_pool(pool, world, state);
 
