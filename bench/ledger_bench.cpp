@@ -168,6 +168,31 @@ void BM_VerifyTransactionSignature(benchmark::State& bench) {
 }
 BENCHMARK(BM_VerifyTransactionSignature);
 
+// A transaction's id: hashed at admission, in blocks and on commit.
+void BM_TransactionHash(benchmark::State& bench) {
+  SecretKey key = SecretKey::from_seed(Seed{});
+  Transfer transfer{
+      Address{key.public_key()}, synthetic_address(1), Amount{5}, Amount{1}, 0, false};
+  Transaction transaction = sign_transfer(transfer, key, "tally-bench");
+  for (auto _ : bench) {
+    benchmark::DoNotOptimize(transaction.hash());
+  }
+  bench.SetItemsProcessed(bench.iterations());
+}
+BENCHMARK(BM_TransactionHash);
+
+// One internal node of the state tree: SHA-256 over 65 bytes in three parts.
+void BM_Sha256Parts65Bytes(benchmark::State& bench) {
+  const uint8_t domain = 1;
+  Hash256 left = sha256(as_bytes("left"));
+  Hash256 right = sha256(as_bytes("right"));
+  for (auto _ : bench) {
+    benchmark::DoNotOptimize(sha256_parts({ByteSpan(&domain, 1), left.span(), right.span()}));
+  }
+  bench.SetItemsProcessed(bench.iterations());
+}
+BENCHMARK(BM_Sha256Parts65Bytes);
+
 void BM_SignTransfer(benchmark::State& bench) {
   SecretKey key = SecretKey::from_seed(Seed{});
   Transfer transfer{
