@@ -450,7 +450,11 @@ void Replica::rebroadcast() {
   auto current = rounds_.find(round_);
   if (current != rounds_.end() && current->second.proposal) {
     const Proposal& proposal = *current->second.proposal;
-    output_.messages.push_back(proposal);
+    // A validator that voted for the block has it: when all have, resending the whole block
+    // (every transaction in it) helps no one. A restarted validator that lost it gets it from
+    // the next round's re-proposal.
+    if (!every_validator_voted_for(current->second, proposal.block.hash()))
+      output_.messages.push_back(proposal);
     // A re-proposal is accepted only with the prevotes of its proof-of-lock round; whoever
     // holds them passes them on (a restarted proposer keeps its lock but not others' votes).
     if (proposal.proof_of_lock_round != kNoRound) {
@@ -464,6 +468,16 @@ void Replica::rebroadcast() {
   if (valid_round_ != kNoRound && valid_block_ && valid_round_ != locked_round_) {
     relay_prevotes_for(valid_round_, valid_block_->hash());
   }
+}
+
+bool Replica::every_validator_voted_for(const RoundState& state, const Hash256& block_hash) const {
+  for (size_t index = 0; index < validators().size(); ++index) {
+    if (!state.prevotes.by_block.contains({block_hash, index}) &&
+        !state.precommits.by_block.contains({block_hash, index})) {
+      return false;
+    }
+  }
+  return true;
 }
 
 void Replica::relay_prevotes_for(uint32_t round, const Hash256& block_hash) {

@@ -168,6 +168,8 @@ class Replica {
     bool precommit_timeout_scheduled = false;
     bool polka_handled = false;  // line 36 of the algorithm fires once per round
   };
+  // Whether every validator's prevote or precommit for `block_hash` is in `state`.
+  bool every_validator_voted_for(const RoundState& state, const Hash256& block_hash) const;
   enum class Validity : uint8_t { pending, valid, invalid };
 
   // Record a message without running the rules (own messages come back through these, so no

@@ -5,6 +5,8 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
+#include <functional>
 #include <set>
 
 #include "consensus_fixture.h"
@@ -489,6 +491,27 @@ TEST_F(ReplicaTest, GossipTickResendsStatusOwnVotesAndTheProposal) {
   EXPECT_TRUE(status);
   EXPECT_TRUE(proposal);
   EXPECT_EQ(sent_votes_.size(), 1u);
+}
+
+// Whether a gossip tick at (height 1, round 0) resends the proposal.
+bool tick_resends_proposal(Replica& replica, const std::function<ReplicaOutput()>& collect) {
+  replica.on_timeout(TimeoutRequest{TimeoutKind::gossip, 1, 0, 0});
+  ReplicaOutput out = collect();
+  return std::any_of(out.messages.begin(), out.messages.end(),
+                     [](const ConsensusMessage& m) { return std::holds_alternative<Proposal>(m); });
+}
+
+TEST_F(ReplicaTest, GossipTickLeavesOutTheProposalOnceEveryValidatorVotedForIt) {
+  start(1);
+  Block a = block_named("A");
+  deliver(make_proposal(validators_, 0, 1, 0, a));  // the replica prevotes A
+  deliver_votes({0, 2}, VoteType::prevote, 0, a.hash());
+  auto collect_output = [this] { return collect(); };
+  EXPECT_TRUE(tick_resends_proposal(*replica_, collect_output)) << "validator 3 may lack it";
+  deliver_votes({3}, VoteType::prevote, 0, Hash256{});
+  EXPECT_TRUE(tick_resends_proposal(*replica_, collect_output)) << "a nil vote says nothing";
+  deliver_votes({3}, VoteType::precommit, 0, a.hash());
+  EXPECT_FALSE(tick_resends_proposal(*replica_, collect_output)) << "all four have the block";
 }
 
 }  // namespace
