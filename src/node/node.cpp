@@ -386,6 +386,21 @@ bool Node::call(const std::function<void()>& work, std::chrono::milliseconds tim
 }
 
 Status Node::submit(const Transaction& transaction) {
+  Status status = submit_without_drain(transaction);
+  drain_engine();
+  return status;
+}
+
+std::vector<Status> Node::submit_batch(std::span<const Transaction> transactions) {
+  std::vector<Status> outcomes;
+  outcomes.reserve(transactions.size());
+  for (const Transaction& transaction : transactions)
+    outcomes.push_back(submit_without_drain(transaction));
+  drain_engine();
+  return outcomes;
+}
+
+Status Node::submit_without_drain(const Transaction& transaction) {
   if (!consensus_started_)
     return make_error("syncing", "the node is still syncing; try another node");
   Hash256 hash = transaction.hash();
@@ -395,7 +410,6 @@ Status Node::submit(const Transaction& transaction) {
   } else if (status.error().code != "duplicate") {
     remember(hash, TransactionStatus{TransactionStatus::Kind::rejected, 0, status.error()});
   }
-  drain_engine();
   return status;
 }
 
@@ -436,6 +450,12 @@ void Node::on_peer_message(p2p::PeerId peer, Bytes bytes) {
     counters_.messages_rejected++;
     spdlog::debug("undecodable message from peer {}: {}", peer, message.error().message);
     return;
+  }
+  if (const auto* batch = std::get_if<TransactionsMessage>(&*message)) {
+    counters_.transaction_messages_received++;
+    counters_.gossiped_transactions_received += batch->transactions.size();
+  } else if (std::holds_alternative<TransactionHashesMessage>(*message)) {
+    counters_.transaction_announcements_received++;
   }
   if (serve_snapshot_request(peer, *message))
     return;

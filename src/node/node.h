@@ -21,6 +21,7 @@
 #include <map>
 #include <memory>
 #include <optional>
+#include <span>
 #include <string>
 #include <thread>
 
@@ -57,6 +58,11 @@ struct NodeCounters {
   uint64_t transactions_committed = 0;
   uint64_t messages_received = 0;
   uint64_t messages_rejected = 0;  // undecodable bytes from peers
+  // Transaction gossip: full transactions messages, the transactions in them, and hash
+  // announcements. Copies per transaction = transactions / committed.
+  uint64_t transaction_messages_received = 0;
+  uint64_t gossiped_transactions_received = 0;
+  uint64_t transaction_announcements_received = 0;
   uint64_t last_block_transactions = 0;
   uint64_t last_block_bytes = 0;
   uint64_t last_commit_latency_ms = 0;  // from the block's time to its commit here
@@ -95,6 +101,9 @@ class Node {
 
   // --- Event loop only (inside call()) ---------------------------------------------------------
   Status submit(const Transaction& transaction);
+  // submit() for each, in order; whatever is admitted leaves in one gossip message, not one
+  // message per transaction.
+  std::vector<Status> submit_batch(std::span<const Transaction> transactions);
   // A signature checked off the event loop (by the API's threads or the worker pool).
   void note_signature_verified(const Hash256& hash) { mempool_->note_signature_verified(hash); }
   TransactionStatus transaction_status(const Hash256& hash) const;
@@ -128,6 +137,7 @@ class Node {
   void on_gossiped_transactions(p2p::PeerId peer, TransactionsMessage batch);
   void on_committed(const DecidedBlock& decided);
   void remember(const Hash256& hash, TransactionStatus status);
+  Status submit_without_drain(const Transaction& transaction);
   void start_consensus();
   // State sync.
   bool serve_snapshot_request(p2p::PeerId peer, const Message& message);

@@ -136,14 +136,18 @@ void ApiServer::install_routes() {
     // Signatures are checked here, on the API's own thread, not on the node's event loop; only
     // successes are passed on (a bad one is refused by admission with the usual precedence).
     std::vector<bool> signature_ok = node.verify_signatures(*transactions);
+    std::vector<Hash256> transaction_hashes;
+    transaction_hashes.reserve(transactions->size());
+    for (const Transaction& transaction : *transactions)
+      transaction_hashes.push_back(transaction.hash());
     std::vector<Status> outcomes;
     if (!node.call([&] {
           for (size_t index = 0; index < transactions->size(); ++index) {
-            const Transaction& transaction = (*transactions)[index];
             if (signature_ok[index])
-              node.note_signature_verified(transaction.hash());
-            outcomes.push_back(node.submit(transaction));
+              node.note_signature_verified(transaction_hashes[index]);
           }
+          // One batch: what is admitted is gossiped in one message.
+          outcomes = node.submit_batch(*transactions);
         })) {
       return send_unavailable(response);
     }
@@ -156,7 +160,7 @@ void ApiServer::install_routes() {
     Json hashes = Json::array();
     size_t accepted = 0;
     for (size_t index = 0; index < transactions->size(); ++index) {
-      std::string hash = (*transactions)[index].hash().hex();
+      std::string hash = transaction_hashes[index].hex();
       hashes.push_back(hash);
       const Status& outcome = outcomes[index];
       // Re-sending a transaction the node already has is not an error: it is pending.

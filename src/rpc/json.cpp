@@ -202,6 +202,15 @@ std::string metrics_text(const Node& node) {
          counters.messages_received);
   metric("tally_p2p_messages_rejected_total", "counter", "Undecodable messages from peers.",
          counters.messages_rejected);
+  metric("tally_p2p_transaction_messages_received_total", "counter",
+         "Messages from peers carrying whole transactions.",
+         counters.transaction_messages_received);
+  metric("tally_p2p_transactions_received_total", "counter",
+         "Whole transactions received from peers (copies included).",
+         counters.gossiped_transactions_received);
+  metric("tally_p2p_transaction_announcements_received_total", "counter",
+         "Messages from peers announcing transactions by hash.",
+         counters.transaction_announcements_received);
   metric("tally_last_block_transactions", "gauge", "Transactions in the last block.",
          counters.last_block_transactions);
   metric("tally_last_block_bytes", "gauge", "Bytes of transactions in the last block.",

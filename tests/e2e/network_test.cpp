@@ -3,9 +3,13 @@
 
 #include <gtest/gtest.h>
 
+#include <httplib.h>
+
 #include <fstream>
+#include <optional>
 #include <random>
 #include <set>
+#include <sstream>
 #include <thread>
 
 #include "cluster.h"
@@ -73,6 +77,57 @@ TEST_F(NetworkTest, FourValidatorsCommitTransfersAndAgree) {
   auto account = cluster.get(3, "/v1/accounts/" + cluster.account_address(0).to_string());
   ASSERT_TRUE(account && account->first == 200);
   EXPECT_EQ(account->second["nonce"], 20);
+}
+
+// A counter from the node's /metrics, or nothing when it does not answer.
+std::optional<uint64_t> metric(const Cluster& cluster, size_t node, const std::string& name) {
+  httplib::Client client("127.0.0.1", cluster.rpc_port(node));
+  auto response = client.Get("/metrics");
+  if (!response || response->status != 200)
+    return std::nullopt;
+  std::istringstream lines(response->body);
+  for (std::string line; std::getline(lines, line);) {
+    if (line.rfind(name + " ", 0) == 0)
+      return std::stoull(line.substr(name.size() + 1));
+  }
+  return std::nullopt;
+}
+
+TEST_F(NetworkTest, AClientsBatchReachesEveryPeerAsOneGossipMessage) {
+  Cluster cluster({.accounts = 8});
+  start_all(cluster);
+  const std::string messages = "tally_p2p_transaction_messages_received_total";
+  const std::string transactions = "tally_p2p_transactions_received_total";
+  std::optional<uint64_t> messages_before = metric(cluster, 1, messages);
+  std::optional<uint64_t> transactions_before = metric(cluster, 1, transactions);
+  ASSERT_TRUE(messages_before && transactions_before);
+
+  // 80 transfers from 8 senders (10 nonces each, within the mempool's 16 future nonces), in one
+  // request to node0.
+  nlohmann::json batch = nlohmann::json::array();
+  std::vector<Hash256> hashes;
+  for (int round = 0; round < 10; ++round) {
+    for (size_t sender = 0; sender < 8; ++sender) {
+      Transaction transaction =
+          cluster.transfer(sender, cluster.account_address((sender + 1) % 8), 100 + round);
+      batch.push_back(to_hex(transaction.encode()));
+      hashes.push_back(transaction.hash());
+    }
+  }
+  auto posted = cluster.post(0, "/v1/transactions", {{"txs", batch}});
+  ASSERT_TRUE(posted);
+  ASSERT_EQ(posted->first, 202) << posted->second.dump();
+  for (const Hash256& hash : hashes)
+    ASSERT_TRUE(cluster.wait_committed(1, hash)) << logs(cluster);
+
+  uint64_t messages_received = *metric(cluster, 1, messages) - *messages_before;
+  uint64_t transactions_received = *metric(cluster, 1, transactions) - *transactions_before;
+  // node0 pushes the batch to node1 once; node2 and node3 only announce it. A message or two
+  // more may answer a request node1 made when an announcement overtook the push.
+  EXPECT_GE(messages_received, 1u);
+  EXPECT_LE(messages_received, 3u) << "one message per transaction would be 80";
+  EXPECT_GE(transactions_received, hashes.size());
+  EXPECT_LE(transactions_received, 2 * hashes.size()) << "relays sent whole copies";
 }
 
 TEST_F(NetworkTest, KilledValidatorRestartsAndCatchesUp) {
