@@ -103,6 +103,7 @@ VerifyRates measure_verify_rates() {
 struct ValidatorSample {
   double cpu_seconds = 0;
   double signature_seconds = 0;
+  double signature_checks = 0;
   uint64_t rss_bytes = 0;
 };
 
@@ -139,6 +140,7 @@ struct ValidatorFigures {
   double cpu_us_per_tx = 0;
   double signature_us_per_tx = 0;
   double other_us_per_tx = 0;
+  double signature_checks_per_tx = 0;  // 1.0 = each signature checked once on this node
   uint64_t rss_bytes = 0;
 };
 
@@ -175,6 +177,7 @@ Json load_json(const PhaseFigures& phase) {
     validators.push_back({{"cpu_us_per_tx", validator.cpu_us_per_tx},
                           {"signature_us_per_tx", validator.signature_us_per_tx},
                           {"other_us_per_tx", validator.other_us_per_tx},
+                          {"signature_checks_per_tx", validator.signature_checks_per_tx},
                           {"rss_bytes", validator.rss_bytes}});
   }
   return {
@@ -417,6 +420,7 @@ PhaseFigures Bench::run_phase(Network& network, LoadGenerator& generator, const 
       samples.push_back(
           {metric_value(text, "process_cpu_seconds_total"),
            metric_value(text, "tally_signature_cpu_ns_total") / 1e9,
+           metric_value(text, "tally_signature_checks_total"),
            static_cast<uint64_t>(metric_value(text, "process_resident_memory_bytes"))});
     }
     return samples;
@@ -441,6 +445,8 @@ PhaseFigures Bench::run_phase(Network& network, LoadGenerator& generator, const 
     figures.signature_us_per_tx =
         (closed[node].signature_seconds - opened[node].signature_seconds) * 1e6 / committed;
     figures.other_us_per_tx = figures.cpu_us_per_tx - figures.signature_us_per_tx;
+    figures.signature_checks_per_tx =
+        (closed[node].signature_checks - opened[node].signature_checks) / committed;
     figures.rss_bytes = closed[node].rss_bytes;
     phase.validators.push_back(figures);
   }
@@ -727,16 +733,21 @@ void Bench::print_report(const Json& report) {
           phase["client_cpu_us_per_tx"].get<double>());
     }
     const Json& first = network["phases"].front();
-    std::printf("  per validator at \"%s\": CPU us/tx (signatures + other), RSS\n",
-                first["name"].get<std::string>().c_str());
+    std::printf(
+        "  per validator at \"%s\": CPU us/tx (signatures + other), signature checks per tx, "
+        "RSS\n",
+        first["name"].get<std::string>().c_str());
     size_t index = 0;
     for (const Json& validator : first["validators"]) {
-      std::printf("    node%zu  %6.1f = %5.1f + %5.1f us/tx   RSS %5.0f MiB   disk %6.1f MiB\n",
-                  index, validator["cpu_us_per_tx"].get<double>(),
-                  validator["signature_us_per_tx"].get<double>(),
-                  validator["other_us_per_tx"].get<double>(),
-                  validator["rss_bytes"].get<double>() / 1048576.0,
-                  network["disk_bytes"][index].get<double>() / 1048576.0);
+      std::printf(
+          "    node%zu  %6.1f = %5.1f + %5.1f us/tx   checks %4.2f   RSS %5.0f MiB   disk %6.1f "
+          "MiB\n",
+          index, validator["cpu_us_per_tx"].get<double>(),
+          validator["signature_us_per_tx"].get<double>(),
+          validator["other_us_per_tx"].get<double>(),
+          validator.value("signature_checks_per_tx", 0.0),
+          validator["rss_bytes"].get<double>() / 1048576.0,
+          network["disk_bytes"][index].get<double>() / 1048576.0);
       ++index;
     }
     std::printf("  checks: %s committed, supply %s (%s), state root %s at height %llu\n",

@@ -57,10 +57,11 @@ bool Mempool::CachingVerifier::known(const Hash256& hash) const {
   return pool_.index_.contains(hash) || recent_.contains(hash);
 }
 
-bool Mempool::CachingVerifier::verify(const Transaction& transaction,
-                                      std::string_view chain_id) const {
+bool Mempool::CachingVerifier::verify(const Transaction& transaction, const Hash256& hash) const {
   verified_ += 1;
-  return verify_transaction_signature(transaction, chain_id);
+  if (check_)
+    return check_(transaction, hash);
+  return verify_transaction_signature(transaction, pool_.chain_id_);
 }
 
 void Mempool::CachingVerifier::remember(const Hash256& hash) const {
@@ -78,7 +79,8 @@ bool Mempool::CachingVerifier::is_valid(const Transaction& transaction,
   // Cached results hold for this chain's signing message only.
   if (chain_id != pool_.chain_id_) {
     misses_ += 1;
-    return verify(transaction, chain_id);
+    verified_ += 1;
+    return verify_transaction_signature(transaction, chain_id);
   }
   Hash256 hash = transaction.hash();
   if (known(hash)) {
@@ -86,7 +88,7 @@ bool Mempool::CachingVerifier::is_valid(const Transaction& transaction,
     return true;
   }
   misses_ += 1;
-  if (!verify(transaction, chain_id))
+  if (!verify(transaction, hash))
     return false;
   remember(hash);
   return true;
@@ -191,7 +193,7 @@ Result<Admission> Mempool::admit(const Transaction& transaction, const State& st
   // The signature last. A transaction seen recently (evicted, replaced) was verified then.
   if (verifier_.recent_.contains(admission.hash)) {
     verifier_.hits_ += 1;
-  } else if (!verifier_.verify(transaction, chain_id_)) {
+  } else if (!verifier_.verify(transaction, admission.hash)) {
     return make_error("invalid_signature", "the signature does not match the sender's key");
   }
 

@@ -91,6 +91,10 @@ Result<std::unique_ptr<Node>> Node::open(const std::filesystem::path& home_direc
   limits.max_transactions = node->config_.mempool_max_transactions;
   limits.max_bytes = node->config_.mempool_max_bytes;
   node->mempool_ = std::make_unique<Mempool>(node->genesis_.chain_id, limits);
+  node->mempool_->set_signature_check(
+      [raw = node.get()](const Transaction& transaction, const Hash256& hash) {
+        return raw->check_signature_on_loop(transaction, hash);
+      });
   node->engine_ = std::make_unique<Engine>(node->genesis_, engine_config(node->config_),
                                            node->validator_signer_.get(), node->checker_,
                                            *node->mempool_, *node->storage_);
@@ -520,7 +524,7 @@ void Node::on_gossiped_transactions(p2p::PeerId peer, TransactionsMessage batch)
   verify_queue_.fetch_add(1);
   asio::post(verify_pool_,
              [this, peer, hashes = std::move(hashes), batch = std::move(unverified)]() mutable {
-               std::vector<bool> signature_ok = verify_signatures(batch.transactions);
+               std::vector<bool> signature_ok = verify_gossiped(batch.transactions, hashes);
                TransactionsMessage valid;
                std::vector<Hash256> valid_hashes;
                for (size_t index = 0; index < batch.transactions.size(); ++index) {
@@ -534,6 +538,11 @@ void Node::on_gossiped_transactions(p2p::PeerId peer, TransactionsMessage batch)
                                 valid_hashes = std::move(valid_hashes), valid = std::move(valid)] {
                  for (const Hash256& hash : hashes)
                    verifying_.erase(hash);
+                 {
+                   std::lock_guard<std::mutex> lock(signature_outcomes_mutex_);
+                   for (const Hash256& hash : hashes)
+                     signature_outcomes_.erase(hash);
+                 }
                  if (stopping_ || valid.transactions.empty())
                    return;
                  for (const Hash256& hash : valid_hashes)
@@ -552,6 +561,54 @@ uint64_t thread_cpu_ns() {
 }
 }  // namespace
 
+bool Node::check_signature_on_loop(const Transaction& transaction, const Hash256& hash) {
+  const bool queued = verifying_.contains(hash);
+  if (queued) {
+    // The worker may have checked it already, its answer still on the way to the loop.
+    std::lock_guard<std::mutex> lock(signature_outcomes_mutex_);
+    auto found = signature_outcomes_.find(hash);
+    if (found != signature_outcomes_.end())
+      return found->second;
+  }
+  uint64_t started_ns = thread_cpu_ns();
+  bool valid = verify_transaction_signature(transaction, genesis_.chain_id);
+  signature_cpu_ns_.fetch_add(thread_cpu_ns() - started_ns, std::memory_order_relaxed);
+  signature_checks_.fetch_add(1, std::memory_order_relaxed);
+  if (queued) {
+    std::lock_guard<std::mutex> lock(signature_outcomes_mutex_);
+    signature_outcomes_.insert_or_assign(hash, valid);
+  }
+  return valid;
+}
+
+std::vector<bool> Node::verify_gossiped(const std::vector<Transaction>& transactions,
+                                        const std::vector<Hash256>& hashes) {
+  TALLY_ASSERT(transactions.size() == hashes.size());
+  uint64_t started_ns = thread_cpu_ns();
+  std::vector<bool> valid;
+  valid.reserve(transactions.size());
+  for (size_t index = 0; index < transactions.size(); ++index) {
+    std::optional<bool> known;
+    {
+      std::lock_guard<std::mutex> lock(signature_outcomes_mutex_);
+      auto found = signature_outcomes_.find(hashes[index]);
+      if (found != signature_outcomes_.end())
+        known = found->second;
+    }
+    if (known) {
+      valid.push_back(*known);
+      continue;
+    }
+    bool outcome = verify_transaction_signature(transactions[index], genesis_.chain_id);
+    signature_checks_.fetch_add(1, std::memory_order_relaxed);
+    valid.push_back(outcome);
+    std::lock_guard<std::mutex> lock(signature_outcomes_mutex_);
+    signature_outcomes_.insert_or_assign(hashes[index], outcome);
+  }
+  signature_cpu_ns_.fetch_add(thread_cpu_ns() - started_ns, std::memory_order_relaxed);
+  return valid;
+}
+
 std::vector<bool> Node::verify_signatures(const std::vector<Transaction>& transactions) {
   uint64_t started_ns = thread_cpu_ns();
   std::vector<bool> valid;
@@ -559,6 +616,7 @@ std::vector<bool> Node::verify_signatures(const std::vector<Transaction>& transa
   for (const Transaction& transaction : transactions)
     valid.push_back(verify_transaction_signature(transaction, genesis_.chain_id));
   signature_cpu_ns_.fetch_add(thread_cpu_ns() - started_ns, std::memory_order_relaxed);
+  signature_checks_.fetch_add(transactions.size(), std::memory_order_relaxed);
   return valid;
 }
 

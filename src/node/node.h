@@ -20,6 +20,7 @@
 #include <list>
 #include <map>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <span>
 #include <string>
@@ -98,6 +99,8 @@ class Node {
   // into signature checks and everything else.
   std::vector<bool> verify_signatures(const std::vector<Transaction>& transactions);
   uint64_t signature_cpu_ns() const { return signature_cpu_ns_.load(std::memory_order_relaxed); }
+  // Ed25519 checks of transaction signatures on every thread (the same ones as that CPU time).
+  uint64_t signature_checks() const { return signature_checks_.load(std::memory_order_relaxed); }
 
   // --- Event loop only (inside call()) ---------------------------------------------------------
   Status submit(const Transaction& transaction);
@@ -137,6 +140,11 @@ class Node {
   void on_gossiped_transactions(p2p::PeerId peer, TransactionsMessage batch);
   void on_committed(const DecidedBlock& decided);
   void remember(const Hash256& hash, TransactionStatus status);
+  // The pool's signature check on the event loop: timed, and shared with the worker pool.
+  bool check_signature_on_loop(const Transaction& transaction, const Hash256& hash);
+  // verify_signatures for a gossiped batch, taking outcomes the event loop found meanwhile.
+  std::vector<bool> verify_gossiped(const std::vector<Transaction>& transactions,
+                                    const std::vector<Hash256>& hashes);
   Status submit_without_drain(const Transaction& transaction);
   void start_consensus();
   // State sync.
@@ -183,8 +191,15 @@ class Node {
   // Hashes of gossiped transactions on their way through the worker pool (event loop only):
   // the copies that other peers relay meanwhile are dropped rather than verified again.
   absl::flat_hash_set<Hash256, FixedBytesHasher<32>> verifying_;
+  // Signature outcomes of the transactions in verifying_, from whichever side checked first: the
+  // worker pool, or the event loop when a block brought one before the worker reached it (or
+  // before its answer reached the loop). The other side takes the answer instead of checking
+  // again. Entries leave with their batch's answer, so at most kMaxTransactionsVerifying.
+  std::mutex signature_outcomes_mutex_;
+  absl::flat_hash_map<Hash256, bool, FixedBytesHasher<32>> signature_outcomes_;
   std::atomic<uint64_t> verify_queue_{0};
   std::atomic<uint64_t> signature_cpu_ns_{0};
+  std::atomic<uint64_t> signature_checks_{0};
   asio::thread_pool verify_pool_{std::max(1u, std::thread::hardware_concurrency())};
   // Writes snapshot files off the event loop, one at a time.
   asio::thread_pool snapshot_pool_{1};

@@ -222,6 +222,8 @@ std::string metrics_text(const Node& node) {
   metric("tally_signature_cpu_ns_total", "counter",
          "CPU time spent checking transaction signatures, in nanoseconds.",
          node.signature_cpu_ns());
+  metric("tally_signature_checks_total", "counter",
+         "Transaction signatures checked with Ed25519, on every thread.", node.signature_checks());
   // The usual process metrics, so CPU per transaction and memory can be read from outside.
   rusage usage{};
   ::getrusage(RUSAGE_SELF, &usage);

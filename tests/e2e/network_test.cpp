@@ -93,14 +93,16 @@ std::optional<uint64_t> metric(const Cluster& cluster, size_t node, const std::s
   return std::nullopt;
 }
 
-TEST_F(NetworkTest, AClientsBatchReachesEveryPeerAsOneGossipMessage) {
+TEST_F(NetworkTest, AClientsBatchReachesEveryPeerAsOneGossipMessageAndIsCheckedOnce) {
   Cluster cluster({.accounts = 8});
   start_all(cluster);
   const std::string messages = "tally_p2p_transaction_messages_received_total";
   const std::string transactions = "tally_p2p_transactions_received_total";
   std::optional<uint64_t> messages_before = metric(cluster, 1, messages);
   std::optional<uint64_t> transactions_before = metric(cluster, 1, transactions);
-  ASSERT_TRUE(messages_before && transactions_before);
+  const std::string checks = "tally_signature_checks_total";
+  std::optional<uint64_t> checks_before = metric(cluster, 1, checks);
+  ASSERT_TRUE(messages_before && transactions_before && checks_before);
 
   // 80 transfers from 8 senders (10 nonces each, within the mempool's 16 future nonces), in one
   // request to node0.
@@ -128,6 +130,11 @@ TEST_F(NetworkTest, AClientsBatchReachesEveryPeerAsOneGossipMessage) {
   EXPECT_LE(messages_received, 3u) << "one message per transaction would be 80";
   EXPECT_GE(transactions_received, hashes.size());
   EXPECT_LE(transactions_received, 2 * hashes.size()) << "relays sent whole copies";
+  // Each signature checked once on node1, however many copies and announcements arrived and
+  // whether the block or the gossip brought the transaction first.
+  uint64_t checked = *metric(cluster, 1, checks) - *checks_before;
+  EXPECT_GE(checked, hashes.size());
+  EXPECT_LE(checked, hashes.size() + 3);
 }
 
 TEST_F(NetworkTest, KilledValidatorRestartsAndCatchesUp) {
