@@ -133,6 +133,29 @@ void check_pool(const Mempool& pool, const World& world, const State& state) {
   RC_ASSERT(pool.bytes() <= pool.limits().max_bytes);
 }
 
+// After a block: for each of its senders, the pending transactions at consecutive nonces from
+// the account nonce apply in sequence (fees paid away, as the pool assumes), whether the pool
+// re-checked that chain or knew it still held.
+void check_runs_of_block_senders(const Mempool& pool, const std::vector<Transaction>& block,
+                                 const State& state) {
+  std::set<Address> senders;
+  for (const Transaction& transaction : block)
+    senders.insert(transaction.transfer.from);
+  for (const Address& sender : senders) {
+    std::optional<Account> account = state.account(sender);
+    RC_ASSERT(account.has_value());
+    StateOverlay overlay(state);
+    uint64_t nonce = account->nonce;
+    for (const Transaction& transaction : pool.pending_of(sender)) {
+      if (transaction.transfer.nonce != nonce)
+        break;
+      RC_ASSERT(
+          overlay.apply(transaction, address_for(kValidatorKeyBase), state.height() + 1).ok());
+      ++nonce;
+    }
+  }
+}
+
 // Adds, and checks that the pool holds the transaction exactly when it was accepted (or was
 // already there) and that the size moved accordingly.
 // The transaction a full pool must evict for `incoming`, from the documented rule: the cheapest
@@ -250,6 +273,7 @@ RC_GTEST_PROP(MempoolProperty, ChainsOfBlocksKeepThePoolConsistent, ()) {
     for (const Transaction& transaction : block)
       RC_ASSERT(!pool.contains(transaction.hash()));
     check_pool(pool, world, state);
+    check_runs_of_block_senders(pool, block, state);
     // Only transactions the pool never admitted are verified by the block's execution.
     RC_ASSERT(pool.cache_misses() <= outsiders);
   }

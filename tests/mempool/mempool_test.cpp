@@ -287,6 +287,32 @@ TEST_F(MempoolTest, FutureNoncesWaitForTheGap) {
   EXPECT_EQ(state_.account(address_for(0))->nonce, 3u);
 }
 
+TEST_F(MempoolTest, AfterACommitAChainCheckedBehindAReplacedTransactionIsCheckedAgain) {
+  // Balance 1000. Nonce 1 (500) fits after nonce 0 (100); the replacement of nonce 0 (600,
+  // higher fee) leaves too little for it, so nonce 1 may not stay once nonce 0 commits.
+  Transaction n0 = signed_transfer(0, address_for(1), 100, kFee, 0);
+  Transaction n1 = signed_transfer(0, address_for(1), 500, kFee, 1);
+  admit(n0);
+  admit(n1);
+  Transaction replacement = signed_transfer(0, address_for(2), 600, kFee + 1, 0);
+  admit(replacement);
+  commit({replacement});
+  EXPECT_FALSE(pool_.contains(n1.hash()));
+  EXPECT_EQ(pool_.size(), 0u);
+}
+
+TEST_F(MempoolTest, AfterACommitOfWhatItHeldTheRestOfAChainStaysAndStillApplies) {
+  Transaction n0 = signed_transfer(0, address_for(1), 100, kFee, 0);
+  Transaction n1 = signed_transfer(0, address_for(1), 200, kFee, 1);
+  Transaction n2 = signed_transfer(0, address_for(2), 300, kFee, 2);
+  admit(n0);
+  admit(n1);
+  admit(n2);
+  commit({n0});
+  EXPECT_EQ(pool_.pending_of(address_for(0)), (std::vector<Transaction>{n1, n2}));
+  EXPECT_EQ(select(), (std::vector<Transaction>{n1, n2}));
+}
+
 TEST_F(MempoolTest, FutureNonceIsHeldUncheckedAndSkippedIfItFails) {
   Transaction too_big = signed_transfer(0, address_for(1), 5000, kFee, 1);
   admit(too_big);  // a gap at nonce 0: no balance check yet
