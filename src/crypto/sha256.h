@@ -1,7 +1,6 @@
 #pragma once
-// SHA-256 through OpenSSL's EVP interface (which uses the CPU's SHA extensions when present).
-// Every digest starts from a freshly initialised context: OpenSSL 3.0 contexts that are reused
-// without re-initialisation can silently keep earlier state.
+// SHA-256 through OpenSSL's SHA256_* functions (which use the CPU's SHA extensions when
+// present; see sha256.cpp for why not EVP). Every digest starts from a fresh context.
 
 #include <initializer_list>
 
