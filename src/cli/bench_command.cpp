@@ -39,6 +39,8 @@ struct BenchOptions {
   size_t senders = 2048;
   size_t in_flight = 8192;
   size_t state_accounts = 1'000'000;
+  // Skip the small state: measure only the network with `state_accounts` generated accounts.
+  bool large_state_only = false;
   bool json = false;
   std::string attach;
   uint16_t rpc_port = 27201;
@@ -642,8 +644,11 @@ bool Bench::run() {
   say(line);
 
   std::vector<NetworkFigures> networks;
-  networks.push_back(measure_network("small state", 0));
-  if (options_.rate <= 0 && options_.state_accounts > 0 && options_.attach.empty()) {
+  const bool measure_small = !options_.large_state_only;
+  if (measure_small)
+    networks.push_back(measure_network("small state", 0));
+  if ((options_.rate <= 0 || options_.large_state_only) && options_.state_accounts > 0 &&
+      options_.attach.empty()) {
     networks.push_back(measure_network(std::to_string(options_.state_accounts) + " accounts",
                                        options_.state_accounts));
   }
@@ -664,7 +669,7 @@ bool Bench::run() {
 
   // The targets of the performance issue, each met or not.
   Json targets = Json::array();
-  const PhaseFigures* maximum = find_phase(networks.front(), "max");
+  const PhaseFigures* maximum = measure_small ? find_phase(networks.front(), "max") : nullptr;
   if (maximum) {
     double efficiency = maximum->load.committed_per_second / verify_bound_;
     report["efficiency"] = efficiency;
@@ -677,7 +682,8 @@ bool Bench::run() {
                        {"value", other},
                        {"met", other <= 50}});
   }
-  if (const PhaseFigures* half = find_phase(networks.front(), "50% load")) {
+  if (const PhaseFigures* half =
+          measure_small ? find_phase(networks.front(), "50% load") : nullptr) {
     targets.push_back({{"target", "latency at 50% load p50 <= 300 ms"},
                        {"value", half->load.latency_p50_ms},
                        {"met", half->load.latency_p50_ms <= 300}});
@@ -808,6 +814,9 @@ void add_bench_command(CLI::App& app) {
                    "Generated genesis accounts for the large-state run (0 skips it)")
       ->capture_default_str()
       ->check(CLI::Range(0, 10'000'000));
+  bench->add_flag("--large-state-only", options->large_state_only,
+                  "Measure only the network with --state-accounts generated accounts (with "
+                  "--rate, the fixed load on it)");
   bench->add_option("--attach", options->attach,
                     "Use the running localnet in this directory instead of starting one");
   bench->add_flag("--json", options->json, "Print the report as JSON (progress goes to stderr)");
@@ -815,6 +824,10 @@ void add_bench_command(CLI::App& app) {
   bench->add_option("--p2p-port", options->p2p_port, "P2P port of node0")->capture_default_str();
   bench->add_flag("--keep", options->keep, "Keep the temporary directories");
   bench->callback([options] {
+    if (options->large_state_only && (!options->attach.empty() || options->state_accounts == 0))
+      fail(
+          "--large-state-only needs --state-accounts above 0 and a network of its own (no "
+          "--attach)");
     Bench bench(*options);
     if (!bench.run())
       fail("the benchmark's checks failed");

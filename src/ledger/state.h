@@ -25,6 +25,7 @@
 
 #include <absl/container/flat_hash_map.h>
 
+#include <functional>
 #include <optional>
 #include <span>
 #include <string>
@@ -32,6 +33,7 @@
 #include <vector>
 
 #include "core/amount.h"
+#include "core/huge_pages.h"
 #include "core/status.h"
 #include "crypto/address.h"
 #include "ledger/account.h"
@@ -41,7 +43,9 @@
 
 namespace tally {
 
-using AccountMap = absl::flat_hash_map<Address, Account, AddressHasher>;
+// Huge pages: with a million accounts each lookup would otherwise miss the TLB (core/huge_pages.h).
+using AccountMap = absl::flat_hash_map<Address, Account, AddressHasher, std::equal_to<Address>,
+                                       HugePageAllocator<std::pair<const Address, Account>>>;
 
 // Decides whether a transaction's signature is valid. A node verifies each transaction once, at
 // admission, and answers from that result when the transaction comes back inside a block.

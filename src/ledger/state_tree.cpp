@@ -9,6 +9,7 @@
 
 #include "core/assert.h"
 #include "core/codec.h"
+#include "core/huge_pages.h"
 
 namespace tally {
 namespace {
@@ -289,9 +290,11 @@ struct StateTree::Impl {
     CachedHash hash;
   };
 
-  std::vector<std::array<NodeRef, 2>> children;  // Internal nodes, indexed alike.
-  std::vector<CachedHash> internal_hashes;
-  std::vector<Leaf> leaves;
+  // Huge pages (core/huge_pages.h): at a million keys these are ~160 MB read at random.
+  std::vector<std::array<NodeRef, 2>, HugePageAllocator<std::array<NodeRef, 2>>>
+      children;  // Internal nodes, indexed alike.
+  std::vector<CachedHash, HugePageAllocator<CachedHash>> internal_hashes;
+  std::vector<Leaf, HugePageAllocator<Leaf>> leaves;
   NodeRef root;
   // Changes whenever the tree's contents do (see TreeHashes).
   uint64_t version = new_tree_version();
