@@ -47,7 +47,8 @@ struct HugePageAllocator {
     if (bytes >= kHugePageAllocationMinimumBytes) {
       unmap_huge_page_memory(memory, bytes);
     } else {
-      ::operator delete (memory, bytes, std::align_val_t{alignof(T)});
+      // Unsized: clang does not declare sized deallocation unless -fsized-deallocation.
+      ::operator delete (memory, std::align_val_t{alignof(T)});
     }
   }
 
