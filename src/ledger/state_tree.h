@@ -60,6 +60,9 @@ struct TreeHashes {
   std::vector<std::pair<Hash256, Hash256>> updates;
   // (node reference, hash after the updates) for existing nodes on the updated paths.
   std::vector<std::pair<uint32_t, Hash256>> nodes;
+  // Whether the updates add keys. When they only change values of existing keys, `nodes` holds
+  // every node whose hash changes, and apply() writes them without walking the tree.
+  bool adds_keys = false;
 };
 
 class StateTree {
@@ -95,7 +98,9 @@ class StateTree {
 
   // set() for each update, then root(). Where `computed` came from root_after on this tree in
   // its current version with the same updates, the hashes it holds are reused and only nodes the
-  // updates create are hashed; otherwise it is ignored. Either way the root is the same.
+  // updates create are hashed (and when they only change values on a clean tree, the recorded
+  // nodes are written without walking the tree at all); otherwise it is ignored. Either way the
+  // root is the same.
   Hash256 apply(std::span<const std::pair<Hash256, Hash256>> updates, const TreeHashes& computed);
 
   // Proof for `key` against the current root; reads cached hashes on a clean tree and computes

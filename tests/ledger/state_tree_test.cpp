@@ -286,6 +286,50 @@ TEST(StateTreeApply, ReusesHashesComputedOnTheSameTreeForTheSameUpdates) {
   EXPECT_EQ(setup.tree.apply(setup.batch, computed), value(-1));
 }
 
+TEST(StateTreeApply, WritesTheRecordedHashesWhenTheUpdatesOnlyChangeValues) {
+  AppliedBatch setup = tree_and_batch();
+  setup.batch.resize(20);  // only the changed values, no new keys
+  setup.honest_root = root_with(setup.entries, setup.batch);
+  TreeHashes computed;
+  EXPECT_EQ(setup.tree.root_after(setup.batch, &computed), setup.honest_root);
+  EXPECT_FALSE(computed.adds_keys);
+  EXPECT_EQ(setup.tree.apply(setup.batch, computed), setup.honest_root);
+  EXPECT_TRUE(setup.tree.is_clean());
+  for (const auto& [key, value_hash] : setup.batch) {
+    EXPECT_EQ(setup.tree.get(key), std::optional<Hash256>(value_hash));
+    EXPECT_TRUE(verify_tree_proof(setup.honest_root, key, value_hash, setup.tree.prove(key)).ok());
+  }
+  // The caches are right: later updates, of a changed key and of a new one, hash from them.
+  std::vector<Update> later = {{setup.batch.front().first, value(7000)},
+                               {pseudo_random_key(7001), value(7001)}};
+  for (const Update& update : setup.batch) {
+    for (Update& entry : setup.entries) {
+      if (entry.first == update.first)
+        entry.second = update.second;
+    }
+  }
+  for (const Update& update : later)
+    setup.tree.set(update.first, update.second);
+  EXPECT_EQ(setup.tree.root(), root_with(setup.entries, later));
+
+  AppliedBatch tampered = tree_and_batch();
+  tampered.batch.resize(20);
+  (void)tampered.tree.root_after(tampered.batch, &computed);
+  tamper_with_root(computed);
+  EXPECT_EQ(tampered.tree.apply(tampered.batch, computed), value(-1));
+}
+
+TEST(StateTreeApply, RecordsThatABatchAddsKeys) {
+  AppliedBatch setup = tree_and_batch();
+  TreeHashes computed;
+  (void)setup.tree.root_after(setup.batch, &computed);
+  EXPECT_TRUE(computed.adds_keys);
+  (void)setup.tree.root_after(std::span(setup.batch).first(20), &computed);
+  EXPECT_FALSE(computed.adds_keys);
+  (void)setup.tree.root_after(std::span(setup.batch).last(1), &computed);
+  EXPECT_TRUE(computed.adds_keys);
+}
+
 TEST(StateTreeApply, IgnoresHashesComputedBeforeTheTreeChanged) {
   AppliedBatch setup = tree_and_batch();
   TreeHashes computed;
