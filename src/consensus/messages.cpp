@@ -97,7 +97,7 @@ Bytes encode_message(const Message& message) {
         } else if constexpr (std::is_same_v<Type, TransactionsMessage>) {
           writer.u32(static_cast<uint32_t>(value.transactions.size()));
           for (const Transaction& transaction : value.transactions) {
-            writer.fixed(transaction.encode());
+            writer.fixed(transaction.encode_fixed());
           }
         } else if constexpr (std::is_same_v<Type, SnapshotListRequest>) {
           // no payload

@@ -253,7 +253,7 @@ void Block::write(Writer& writer) const {
   header.write(writer);
   writer.u32(static_cast<uint32_t>(transactions.size()));
   for (const Transaction& transaction : transactions)
-    writer.fixed(transaction.encode());
+    writer.fixed(transaction.encode_fixed());
   last_commit.write(writer);
   writer.u32(static_cast<uint32_t>(evidence.size()));
   for (const DuplicateVoteEvidence& item : evidence)

@@ -1,36 +1,56 @@
 #include "ledger/transaction.h"
 
+#include <algorithm>
+
+#include "core/assert.h"
 #include "core/codec.h"
 
 namespace tally {
 namespace {
 
-void write_body(Writer& writer, const Transfer& transfer) {
-  writer.u8(kTransactionVersion);
-  writer.u8(kTransactionKindTransfer);
-  writer.fixed(transfer.from.key.span());
-  writer.fixed(transfer.to.key.span());
-  writer.u64(transfer.amount.units);
-  writer.u64(transfer.fee.units);
-  writer.u64(transfer.nonce);
-  writer.boolean(transfer.create);
+// Writes `value` little-endian at `out` and returns the position after it.
+uint8_t* put_u64(uint8_t* out, uint64_t value) {
+  for (size_t index = 0; index < 8; ++index)
+    *out++ = static_cast<uint8_t>(value >> (8 * index));
+  return out;
+}
+
+uint8_t* put_bytes(uint8_t* out, ByteSpan bytes) {
+  return std::copy(bytes.begin(), bytes.end(), out);
+}
+
+// The one place the body layout is written (docs/protocol.md); `out` has kTransferBodySize bytes.
+void write_body(uint8_t* out, const Transfer& transfer) {
+  uint8_t* const end = out + kTransferBodySize;
+  *out++ = kTransactionVersion;
+  *out++ = kTransactionKindTransfer;
+  out = put_bytes(out, transfer.from.key.span());
+  out = put_bytes(out, transfer.to.key.span());
+  out = put_u64(out, transfer.amount.units);
+  out = put_u64(out, transfer.fee.units);
+  out = put_u64(out, transfer.nonce);
+  *out++ = transfer.create ? 1 : 0;
+  TALLY_ASSERT(out == end);
 }
 
 }  // namespace
 
 Bytes encode_transfer_body(const Transfer& transfer) {
-  Writer writer;
-  writer.reserve(kTransferBodySize);
-  write_body(writer, transfer);
-  return writer.take();
+  Bytes body(kTransferBodySize);
+  write_body(body.data(), transfer);
+  return body;
+}
+
+EncodedTransaction Transaction::encode_fixed() const {
+  EncodedTransaction encoded;
+  write_body(encoded.data(), transfer);
+  put_bytes(encoded.data() + kTransferBodySize, signature.span());
+  return encoded;
 }
 
 Bytes Transaction::encode() const {
-  Writer writer;
-  writer.reserve(kTransactionEncodedSize);
-  write_body(writer, transfer);
-  writer.fixed(signature.span());
-  return writer.take();
+  const EncodedTransaction encoded = encode_fixed();
+  return Bytes(encoded.begin(), encoded.end());
 }
 
 Result<Transaction> Transaction::decode(ByteSpan bytes) {
@@ -61,8 +81,8 @@ Result<Transaction> Transaction::decode(ByteSpan bytes) {
 }
 
 Hash256 Transaction::hash() const {
-  Bytes bytes = encode();
-  return sha256(bytes);
+  const EncodedTransaction encoded = encode_fixed();
+  return sha256(encoded);
 }
 
 Bytes transaction_signing_message(std::string_view chain_id, const Transfer& transfer) {
@@ -70,7 +90,9 @@ Bytes transaction_signing_message(std::string_view chain_id, const Transfer& tra
   writer.reserve(4 + kTransactionSigningTag.size() + 4 + chain_id.size() + kTransferBodySize);
   writer.string(kTransactionSigningTag);
   writer.string(chain_id);
-  write_body(writer, transfer);
+  std::array<uint8_t, kTransferBodySize> body;
+  write_body(body.data(), transfer);
+  writer.fixed(body);
   return writer.take();
 }
 

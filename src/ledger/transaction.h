@@ -6,6 +6,7 @@
 // u64 nonce, u8 create (0/1), then the 64-byte Ed25519 signature by `from` over
 // signing_message(chain_id, body).
 
+#include <array>
 #include <cstdint>
 #include <string>
 #include <string_view>
@@ -24,6 +25,9 @@ inline constexpr uint8_t kTransactionKindTransfer = 1;
 inline constexpr size_t kTransferBodySize = 1 + 1 + 32 + 32 + 8 + 8 + 8 + 1;
 inline constexpr size_t kTransactionEncodedSize = kTransferBodySize + 64;
 inline constexpr std::string_view kTransactionSigningTag = "tally/transaction/v1";
+
+// A transaction's canonical encoding: the body, then the signature.
+using EncodedTransaction = std::array<uint8_t, kTransactionEncodedSize>;
 
 struct Transfer {
   Address from;
@@ -44,6 +48,8 @@ struct Transaction {
   bool operator==(const Transaction&) const = default;
 
   Bytes encode() const;
+  // The same bytes without allocating: hashing and message encoding use it on hot paths.
+  EncodedTransaction encode_fixed() const;
   // Rejects every byte string that is not the canonical encoding of a transaction.
   static Result<Transaction> decode(ByteSpan bytes);
   // SHA-256 of the encoded transaction, signature included: the id clients track.
