@@ -34,13 +34,19 @@ Result<Bytes> from_hex(std::string_view text);
 // Parses exactly `out.size()` bytes of hex into `out`.
 Status from_hex_into(std::string_view text, std::span<uint8_t> out);
 
+// The 8 bytes at `bytes` as a word in the machine's byte order (no alignment needed).
+inline uint64_t load_u64(const uint8_t* bytes) {
+  uint64_t word;
+  std::memcpy(&word, bytes, sizeof(word));
+  return word;
+}
+
 // The 8 bytes at `bytes` as a big-endian word: comparing such words compares the bytes in
 // lexicographic order.
 inline uint64_t load_u64_big_endian(const uint8_t* bytes) {
-  uint64_t word;
-  std::memcpy(&word, bytes, sizeof(word));
+  const uint64_t word = load_u64(bytes);
   if constexpr (std::endian::native == std::endian::little)
-    word = __builtin_bswap64(word);
+    return __builtin_bswap64(word);
   return word;
 }
 
@@ -55,13 +61,8 @@ struct FixedBytes {
   bool operator==(const FixedBytes& other) const {
     if constexpr (N % 8 == 0) {
       uint64_t difference = 0;
-      for (size_t offset = 0; offset < N; offset += 8) {
-        uint64_t left;
-        uint64_t right;
-        std::memcpy(&left, data.data() + offset, sizeof(left));
-        std::memcpy(&right, other.data.data() + offset, sizeof(right));
-        difference |= left ^ right;
-      }
+      for (size_t offset = 0; offset < N; offset += 8)
+        difference |= load_u64(data.data() + offset) ^ load_u64(other.data.data() + offset);
       return difference == 0;
     } else {
       return data == other.data;

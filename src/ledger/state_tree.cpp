@@ -71,6 +71,14 @@ std::vector<Entry> sorted_distinct(std::span<const Entry> updates) {
   return sorted;
 }
 
+// The first of the sorted `updates` whose key is not below `key`.
+std::span<const Entry>::iterator first_update_at_or_after(std::span<const Entry> updates,
+                                                          const Hash256& key) {
+  return std::lower_bound(
+      updates.begin(), updates.end(), key,
+      [](const Entry& entry, const Hash256& wanted) { return entry.first < wanted; });
+}
+
 Error invalid_proof(std::string message) {
   return make_error("invalid_proof", std::move(message));
 }
@@ -370,9 +378,7 @@ struct StateTree::Impl {
         continue;
       }
       Leaf& leaf = leaves[node.index()];
-      const auto update = std::lower_bound(
-          updates.begin(), updates.end(), leaf.key,
-          [](const Entry& entry, const Hash256& key) { return entry.first < key; });
+      const auto update = first_update_at_or_after(updates, leaf.key);
       TALLY_ASSERT_MSG(update != updates.end() && update->first == leaf.key,
                        "a recorded leaf has no update");
       leaf.value_hash = update->second;
@@ -458,9 +464,7 @@ struct StateTree::Impl {
 
     // A leaf keeps its place among the updates unless one of them replaces its value.
     const Leaf& leaf = leaves[node.index()];
-    const auto position =
-        std::lower_bound(updates.begin(), updates.end(), leaf.key,
-                         [](const Entry& entry, const Hash256& key) { return entry.first < key; });
+    const auto position = first_update_at_or_after(updates, leaf.key);
     if (position != updates.end() && position->first == leaf.key) {
       Hash256 hash = subtree_hash(updates, depth);
       if (computed) {
