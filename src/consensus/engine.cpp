@@ -2,6 +2,8 @@
 
 #include <algorithm>
 
+#include "crypto/merkle.h"
+
 namespace tally {
 namespace {
 
@@ -125,7 +127,7 @@ void Engine::on_message(PeerId from, const Message& message, uint64_t now_ms) {
   } else if (const auto* evidence = std::get_if<DuplicateVoteEvidence>(&message)) {
     add_evidence(*evidence);
   } else if (const auto* batch = std::get_if<TransactionsMessage>(&message)) {
-    on_gossiped_transactions(from, *batch);
+    admit_gossiped(from, batch->transactions, transaction_hashes(batch->transactions));
   } else if (const auto* announced = std::get_if<TransactionHashesMessage>(&message)) {
     on_transaction_hashes(from, *announced);
   } else if (const auto* request = std::get_if<TransactionRequest>(&message)) {
@@ -134,14 +136,24 @@ void Engine::on_message(PeerId from, const Message& message, uint64_t now_ms) {
   process_replica_output(now_ms);
 }
 
-void Engine::on_gossiped_transactions(PeerId from, const TransactionsMessage& batch) {
+void Engine::on_gossiped_transactions(PeerId from, std::span<const Transaction> transactions,
+                                      std::span<const Hash256> hashes, uint64_t now_ms) {
+  if (!state_)
+    return;
+  admit_gossiped(from, transactions, hashes);
+  process_replica_output(now_ms);
+}
+
+void Engine::admit_gossiped(PeerId from, std::span<const Transaction> transactions,
+                            std::span<const Hash256> hashes) {
+  TALLY_ASSERT(transactions.size() == hashes.size());
   // Newly admitted transactions are announced to every other peer; known ones stop here, so
   // gossip ends, and nothing is echoed back to its sender.
   TransactionHashesMessage fresh;
-  for (const Transaction& transaction : batch.transactions) {
-    Hash256 hash = transaction.hash();
+  for (size_t index = 0; index < transactions.size(); ++index) {
+    const Hash256& hash = hashes[index];
     requested_.erase(hash);
-    if (pool_.add(transaction, *state_).ok())
+    if (pool_.add(transactions[index], hash, *state_).ok())
       fresh.hashes.push_back(hash);
   }
   if (!fresh.hashes.empty()) {
@@ -195,9 +207,10 @@ void Engine::on_timer(const TimeoutRequest& request, uint64_t now_ms) {
   process_replica_output(now_ms);
 }
 
-Status Engine::submit_transaction(const Transaction& transaction, uint64_t now_ms) {
+Status Engine::submit_transaction(const Transaction& transaction, const Hash256& hash,
+                                  uint64_t now_ms) {
   TALLY_ASSERT_MSG(state_.has_value(), "submit_transaction before start");
-  Status status = pool_.add(transaction, *state_);
+  Status status = pool_.add(transaction, hash, *state_);
   if (status.ok()) {
     // Submissions travel in batches: one message per take_output(), not one per transaction.
     if (submitted_for_gossip_.transactions.size() >= kMaxGossipBatch)
@@ -268,11 +281,14 @@ void Engine::handle_decision(const DecidedBlock& decided, uint64_t now_ms) {
   Hash256 block_hash = block.hash();
   auto executed = executed_.find(block_hash);
   std::optional<PendingBlock> pending;
+  std::vector<Hash256> hashes;
   if (executed != executed_.end()) {
-    pending = std::move(executed->second);
+    pending = std::move(executed->second.pending);
+    hashes = std::move(executed->second.transaction_hashes);
   } else {
-    Result<PendingBlock> result = state_->execute_block(block_height, block.header.proposer,
-                                                        block.transactions, pool_.verifier());
+    hashes = transaction_hashes(block.transactions);
+    Result<PendingBlock> result = state_->execute_block(
+        block_height, block.header.proposer, block.transactions, pool_.verifier(), hashes);
     // More than 2/3 of the voting power decided this block, so an honest majority of them
     // checked it. If it does not apply, more than 1/3 is faulty or this node is broken: either
     // way continuing would fork.
@@ -298,9 +314,9 @@ void Engine::handle_decision(const DecidedBlock& decided, uint64_t now_ms) {
   std::erase_if(committed_evidence_, [&](const auto& entry) {
     return entry.second + config_.max_evidence_age <= block_height;
   });
-  pool_.remove_committed(block, *state_);
+  pool_.remove_committed(block, hashes, *state_);
   last_decided_ = decided;
-  output_.committed.push_back(decided);
+  output_.committed.push_back(CommittedBlock{decided, std::move(hashes)});
 
   bool ready = ready_to_propose();
   block_interval_passed_ = config_.min_block_interval_ms == 0;
@@ -369,20 +385,23 @@ void Engine::answer_build_request(const BuildRequest& request, uint64_t now_ms) 
 
   block.transactions =
       pool_.select_for_block(*state_, params.max_block_txs, params.max_block_bytes);
-  Result<PendingBlock> pending =
-      state_->execute_block(request.height, header.proposer, block.transactions, pool_.verifier());
+  std::vector<Hash256> hashes = transaction_hashes(block.transactions);
+  Result<PendingBlock> pending = state_->execute_block(
+      request.height, header.proposer, block.transactions, pool_.verifier(), hashes);
   if (!pending.ok()) {
     // The pool promised transactions valid in sequence; never propose a block that is not.
     block.transactions.clear();
+    hashes.clear();
     pending = state_->execute_block(request.height, header.proposer, block.transactions,
                                     pool_.verifier());
     TALLY_ASSERT(pending.ok());
   }
   header.state_root = pending->outcome.state_root;
-  header.transactions_root = transactions_root(block.transactions);
+  header.transactions_root = merkle_root(hashes);
   header.last_commit_hash = block.last_commit.hash();
   header.evidence_hash = evidence_root(block.evidence);
-  executed_.insert_or_assign(block.hash(), std::move(pending).value());
+  executed_.insert_or_assign(block.hash(),
+                             ExecutedBlock{std::move(pending).value(), std::move(hashes)});
   replica_.on_block_built(request.height, request.round, std::move(block));
 }
 
@@ -410,7 +429,8 @@ Status Engine::check_block(const Block& block, uint64_t now_ms) {
   }
   if (!validators_.index_of(header.proposer))
     return invalid_block("the proposer is not a validator");
-  TALLY_TRY(block.check_body_matches_header());
+  std::vector<Hash256> hashes = transaction_hashes(block.transactions);
+  TALLY_TRY(block.check_body_matches_header(hashes));
   if (last_decided_) {
     TALLY_TRY(verify_commit(validators_, last_decided_->block.header, block.last_commit, checker_));
   } else if (!block.last_commit.empty()) {
@@ -427,18 +447,19 @@ Status Engine::check_block(const Block& block, uint64_t now_ms) {
   Hash256 block_hash = block.hash();
   auto executed = executed_.find(block_hash);
   if (executed != executed_.end()) {
-    if (executed->second.outcome.state_root != header.state_root) {
+    if (executed->second.pending.outcome.state_root != header.state_root) {
       return invalid_block("wrong state root");
     }
     return Status::success();
   }
-  Result<PendingBlock> pending =
-      state_->execute_block(header.height, header.proposer, block.transactions, pool_.verifier());
+  Result<PendingBlock> pending = state_->execute_block(
+      header.height, header.proposer, block.transactions, pool_.verifier(), hashes);
   if (!pending.ok())
     return pending.error();
   if (pending->outcome.state_root != header.state_root)
     return invalid_block("wrong state root");
-  executed_.insert_or_assign(block_hash, std::move(pending).value());
+  executed_.insert_or_assign(block_hash,
+                             ExecutedBlock{std::move(pending).value(), std::move(hashes)});
   return Status::success();
 }
 

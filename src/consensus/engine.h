@@ -16,6 +16,7 @@
 #include <memory>
 #include <optional>
 #include <set>
+#include <span>
 #include <vector>
 
 #include "consensus/messages.h"
@@ -34,14 +35,20 @@ class TransactionPool {
   virtual ~TransactionPool() = default;
   // Admits a transaction (checks the ledger rules against `state` plus the pool's pending
   // transactions of the same sender, and the signature). Already-known transactions are
-  // refused with code "duplicate".
-  virtual Status add(const Transaction& transaction, const State& state) = 0;
+  // refused with code "duplicate". REQUIRES: hash == transaction.hash() (computed once per node
+  // by whoever received the transaction).
+  virtual Status add(const Transaction& transaction, const Hash256& hash, const State& state) = 0;
+  Status add(const Transaction& transaction, const State& state) {
+    return add(transaction, transaction.hash(), state);
+  }
   // Transactions for the next block, each valid in sequence against `state`, at most
   // `max_transactions` and `max_bytes`. Does not remove them.
   virtual std::vector<Transaction> select_for_block(const State& state, size_t max_transactions,
                                                     size_t max_bytes) = 0;
   // After a block is applied: drop its transactions and any that became invalid.
-  virtual void remove_committed(const Block& block, const State& state_after) = 0;
+  // `transaction_hashes` are those of block.transactions, in order.
+  virtual void remove_committed(const Block& block, std::span<const Hash256> transaction_hashes,
+                                const State& state_after) = 0;
   virtual size_t size() const = 0;
   virtual bool contains(const Hash256& hash) const = 0;
   virtual std::optional<Transaction> get(const Hash256& hash) const = 0;
@@ -109,10 +116,15 @@ struct EngineTimer {
   uint64_t at_ms = 0;  // local time at which to call on_timer
 };
 
+struct CommittedBlock {
+  DecidedBlock decided;
+  std::vector<Hash256> transaction_hashes;  // of decided.block.transactions, in order
+};
+
 struct EngineOutput {
   std::vector<Envelope> messages;
   std::vector<EngineTimer> timers;
-  std::vector<DecidedBlock> committed;  // applied to the state, in height order
+  std::vector<CommittedBlock> committed;  // applied to the state, in height order
 };
 
 class Engine {
@@ -128,8 +140,15 @@ class Engine {
 
   void on_message(PeerId from, const Message& message, uint64_t now_ms);
   void on_timer(const TimeoutRequest& request, uint64_t now_ms);
-  // A client's transaction; gossiped on admission.
-  Status submit_transaction(const Transaction& transaction, uint64_t now_ms);
+  // A client's transaction; gossiped on admission. REQUIRES: hash == transaction.hash().
+  Status submit_transaction(const Transaction& transaction, const Hash256& hash, uint64_t now_ms);
+  Status submit_transaction(const Transaction& transaction, uint64_t now_ms) {
+    return submit_transaction(transaction, transaction.hash(), now_ms);
+  }
+  // Gossiped transactions whose hashes the caller computed (REQUIRES: hashes[i] ==
+  // transactions[i].hash()); the same as on_message with a TransactionsMessage otherwise.
+  void on_gossiped_transactions(PeerId from, std::span<const Transaction> transactions,
+                                std::span<const Hash256> hashes, uint64_t now_ms);
 
   EngineOutput take_output();
 
@@ -158,7 +177,8 @@ class Engine {
   Status validate_evidence(const DuplicateVoteEvidence& evidence) const;
   void add_evidence(const DuplicateVoteEvidence& evidence);
   void on_status(PeerId from, const StatusMessage& status, uint64_t now_ms);
-  void on_gossiped_transactions(PeerId from, const TransactionsMessage& batch);
+  void admit_gossiped(PeerId from, std::span<const Transaction> transactions,
+                      std::span<const Hash256> hashes);
   void on_transaction_hashes(PeerId from, const TransactionHashesMessage& announced);
   void on_transaction_request(PeerId from, const TransactionRequest& request);
   void on_block_request(PeerId from, const BlockRequest& request);
@@ -182,8 +202,12 @@ class Engine {
   bool awaiting_start_ = false;
   // Whether min_block_interval_ms has passed since the last decision.
   bool block_interval_passed_ = true;
+  struct ExecutedBlock {
+    PendingBlock pending;
+    std::vector<Hash256> transaction_hashes;
+  };
   // Blocks of the current height that passed validation, executed: reused when one is decided.
-  std::map<Hash256, PendingBlock> executed_;
+  std::map<Hash256, ExecutedBlock> executed_;
   std::vector<DuplicateVoteEvidence> pending_evidence_;
   std::map<Hash256, uint64_t> committed_evidence_;  // hash -> height of the double vote
   // Committed evidence is known completely from this height on (a node restarted from stored

@@ -233,12 +233,16 @@ Status DuplicateVoteEvidence::verify(std::string_view chain_id,
 
 // --- Block -----------------------------------------------------------------------------------
 
-Hash256 transactions_root(const std::vector<Transaction>& transactions) {
+std::vector<Hash256> transaction_hashes(std::span<const Transaction> transactions) {
   std::vector<Hash256> hashes;
   hashes.reserve(transactions.size());
   for (const Transaction& transaction : transactions)
     hashes.push_back(transaction.hash());
-  return merkle_root(hashes);
+  return hashes;
+}
+
+Hash256 transactions_root(const std::vector<Transaction>& transactions) {
+  return merkle_root(transaction_hashes(transactions));
 }
 
 Hash256 evidence_root(const std::vector<DuplicateVoteEvidence>& evidence) {
@@ -299,7 +303,13 @@ Result<Block> Block::decode(ByteSpan bytes, size_t max_transactions) {
 }
 
 Status Block::check_body_matches_header() const {
-  if (transactions_root(transactions) != header.transactions_root) {
+  return check_body_matches_header(transaction_hashes(transactions));
+}
+
+Status Block::check_body_matches_header(std::span<const Hash256> transaction_hashes) const {
+  TALLY_ASSERT_MSG(transaction_hashes.size() == transactions.size(),
+                   "a block's transaction hashes do not match its transactions");
+  if (merkle_root(transaction_hashes) != header.transactions_root) {
     return make_error("invalid_block", "transactions do not match the header's transactions_root");
   }
   if (last_commit.hash() != header.last_commit_hash) {

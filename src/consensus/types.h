@@ -5,6 +5,7 @@
 
 #include <cstdint>
 #include <optional>
+#include <span>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -147,8 +148,12 @@ struct Block {
   static Result<Block> decode(ByteSpan bytes, size_t max_transactions);
   // The header's roots match the body: transactions, last commit and evidence.
   Status check_body_matches_header() const;
+  // The same, given the transactions' hashes (REQUIRES: transaction_hashes(transactions)).
+  Status check_body_matches_header(std::span<const Hash256> transaction_hashes) const;
 };
 
+// Each transaction's hash, in order.
+std::vector<Hash256> transaction_hashes(std::span<const Transaction> transactions);
 Hash256 transactions_root(const std::vector<Transaction>& transactions);
 Hash256 evidence_root(const std::vector<DuplicateVoteEvidence>& evidence);
 

@@ -197,7 +197,10 @@ Status State::validate(const Transaction& transaction) const {
 
 Result<PendingBlock> State::execute_changes(uint64_t height, const Address& proposer,
                                             std::span<const Transaction> transactions,
-                                            const SignatureVerifier& verifier) const {
+                                            const SignatureVerifier& verifier,
+                                            std::span<const Hash256> transaction_hashes) const {
+  TALLY_ASSERT_MSG(transaction_hashes.empty() || transaction_hashes.size() == transactions.size(),
+                   "a block's transaction hashes do not match its transactions");
   if (height != height_ + 1) {
     return make_error("wrong_height", "expected a block at height " + std::to_string(height_ + 1) +
                                           ", got " + std::to_string(height));
@@ -224,8 +227,14 @@ Result<PendingBlock> State::execute_changes(uint64_t height, const Address& prop
     const Transaction& transaction = transactions[index];
     // Same order as validate(): the rules first, the signature last.
     Status status = overlay.check(transaction);
-    if (status.ok() && !verifier.is_valid(transaction, chain_id_))
-      status = invalid_signature();
+    if (status.ok()) {
+      bool signature_valid =
+          transaction_hashes.empty()
+              ? verifier.is_valid(transaction, chain_id_)
+              : verifier.is_valid_hashed(transaction, transaction_hashes[index], chain_id_);
+      if (!signature_valid)
+        status = invalid_signature();
+    }
     if (status.ok())
       status = overlay.apply(transaction, proposer, height);
     if (!status.ok()) {
@@ -262,8 +271,10 @@ Result<PendingBlock> State::execute_changes(uint64_t height, const Address& prop
 
 Result<PendingBlock> State::execute_block(uint64_t height, const Address& proposer,
                                           std::span<const Transaction> transactions,
-                                          const SignatureVerifier& verifier) const {
-  Result<PendingBlock> pending = execute_changes(height, proposer, transactions, verifier);
+                                          const SignatureVerifier& verifier,
+                                          std::span<const Hash256> transaction_hashes) const {
+  Result<PendingBlock> pending =
+      execute_changes(height, proposer, transactions, verifier, transaction_hashes);
   if (!pending.ok())
     return pending;
   TALLY_ASSERT_MSG(tree_.is_clean(), "the state tree must be clean between commits");
@@ -300,7 +311,7 @@ Result<BlockOutcome> State::apply_block(uint64_t height, const Address& proposer
                                         const SignatureVerifier& verifier) {
   // Executed without a root prediction: the commit computes the root anyway, so the hashing is
   // done once.
-  Result<PendingBlock> pending = execute_changes(height, proposer, transactions, verifier);
+  Result<PendingBlock> pending = execute_changes(height, proposer, transactions, verifier, {});
   if (!pending.ok())
     return pending.error();
   pending->outcome.state_root = write_changes(*pending);

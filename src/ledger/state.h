@@ -53,6 +53,14 @@ class SignatureVerifier {
  public:
   virtual ~SignatureVerifier() = default;
   virtual bool is_valid(const Transaction& transaction, std::string_view chain_id) const = 0;
+  // is_valid for a transaction whose hash the caller has (REQUIRES: hash == transaction.hash()):
+  // a block's hashes are computed once per node, and a verifier that remembers results by hash
+  // need not compute them again.
+  virtual bool is_valid_hashed(const Transaction& transaction, const Hash256& hash,
+                               std::string_view chain_id) const {
+    (void)hash;
+    return is_valid(transaction, chain_id);
+  }
 };
 
 // Verifies with libsodium on every call.
@@ -142,9 +150,12 @@ class State {
   // apply_block, and the outcome's state_root is the root the block would give (O(touched x
   // depth) hashes, not cached). Writes nothing, so it may run concurrently with other const
   // members (given a thread-safe verifier).
+  // `transaction_hashes`, when given, are the transactions' hashes in order, passed to the
+  // verifier (REQUIRES: each equals its transaction's hash()).
   Result<PendingBlock> execute_block(uint64_t height, const Address& proposer,
                                      std::span<const Transaction> transactions,
-                                     const SignatureVerifier& verifier) const;
+                                     const SignatureVerifier& verifier,
+                                     std::span<const Hash256> transaction_hashes = {}) const;
   // Commits an executed block. REQUIRES: pending.height == height() + 1 and nothing was committed
   // since it was executed (asserted: the state root after writing must equal the predicted one).
   void commit_block(PendingBlock pending);
@@ -167,7 +178,8 @@ class State {
   // execute_block without the root prediction; apply_block takes the root from the commit.
   Result<PendingBlock> execute_changes(uint64_t height, const Address& proposer,
                                        std::span<const Transaction> transactions,
-                                       const SignatureVerifier& verifier) const;
+                                       const SignatureVerifier& verifier,
+                                       std::span<const Hash256> transaction_hashes) const;
   // Writes the changes and returns the new root.
   Hash256 write_changes(const PendingBlock& pending);
 

@@ -76,13 +76,17 @@ void Mempool::CachingVerifier::remember(const Hash256& hash) const {
 
 bool Mempool::CachingVerifier::is_valid(const Transaction& transaction,
                                         std::string_view chain_id) const {
+  return is_valid_hashed(transaction, transaction.hash(), chain_id);
+}
+
+bool Mempool::CachingVerifier::is_valid_hashed(const Transaction& transaction, const Hash256& hash,
+                                               std::string_view chain_id) const {
   // Cached results hold for this chain's signing message only.
   if (chain_id != pool_.chain_id_) {
     misses_ += 1;
     verified_ += 1;
     return verify_transaction_signature(transaction, chain_id);
   }
-  Hash256 hash = transaction.hash();
   if (known(hash)) {
     hits_ += 1;
     return true;
@@ -102,8 +106,8 @@ Mempool::Mempool(std::string chain_id, MempoolLimits limits)
       limits_(limits),
       verifier_(*this, std::max<size_t>(limits.max_transactions, 1)) {}
 
-Status Mempool::add(const Transaction& transaction, const State& state) {
-  return admit(transaction, state).status();
+Status Mempool::add(const Transaction& transaction, const Hash256& hash, const State& state) {
+  return admit(transaction, hash, state).status();
 }
 
 bool Mempool::full() const {
@@ -111,11 +115,12 @@ bool Mempool::full() const {
          bytes_ + kTransactionEncodedSize > limits_.max_bytes;
 }
 
-Result<Admission> Mempool::admit(const Transaction& transaction, const State& state) {
+Result<Admission> Mempool::admit(const Transaction& transaction, const Hash256& hash,
+                                 const State& state) {
   TALLY_ASSERT_MSG(state.chain_id() == chain_id_, "the mempool and the state disagree on chain id");
   const Transfer& transfer = transaction.transfer;
   Admission admission;
-  admission.hash = transaction.hash();
+  admission.hash = hash;
   if (index_.contains(admission.hash)) {
     return make_error("duplicate", "transaction " + admission.hash.hex() + " is already pending");
   }
@@ -316,12 +321,14 @@ void Mempool::revalidate_sender(const Address& sender, const State& state) {
     senders_.erase(found);
 }
 
-void Mempool::remove_committed(const Block& block, const State& state_after) {
+void Mempool::remove_committed(const Block& block, std::span<const Hash256> transaction_hashes,
+                               const State& state_after) {
+  TALLY_ASSERT(transaction_hashes.size() == block.transactions.size());
   std::vector<Address> affected;
   affected.reserve(block.transactions.size());
-  for (const Transaction& transaction : block.transactions) {
-    const Transfer& transfer = transaction.transfer;
-    auto location = index_.find(transaction.hash());
+  for (size_t index = 0; index < block.transactions.size(); ++index) {
+    const Transfer& transfer = block.transactions[index].transfer;
+    auto location = index_.find(transaction_hashes[index]);
     if (location != index_.end()) {
       Chain& chain = senders_.find(location->second.sender)->second;
       erase_pending(chain, chain.find(location->second.nonce));

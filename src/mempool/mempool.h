@@ -43,6 +43,7 @@
 #include <map>
 #include <optional>
 #include <set>
+#include <span>
 #include <string>
 #include <string_view>
 #include <tuple>
@@ -81,7 +82,8 @@ class Mempool final : public TransactionPool {
   Mempool& operator=(const Mempool&) = delete;
 
   // TransactionPool
-  Status add(const Transaction& transaction, const State& state) override;
+  using TransactionPool::add;
+  Status add(const Transaction& transaction, const Hash256& hash, const State& state) override;
   // Greedy by fee: repeatedly takes, among senders whose next transaction is valid after the
   // ones already taken, the highest fee (ties: lowest hash). Fees are not credited to anyone
   // while building, so the block is valid whoever the proposer is. Also bounded by the chain's
@@ -92,12 +94,17 @@ class Mempool final : public TransactionPool {
   // and of senders whose pending transactions create an account the block created: drops nonces
   // below the account nonce and the first transaction of the chain that fails the ledger rules
   // (later ones stay as future transactions). Cost: O(block + pending of affected senders).
-  void remove_committed(const Block& block, const State& state_after) override;
+  void remove_committed(const Block& block, std::span<const Hash256> transaction_hashes,
+                        const State& state_after) override;
   size_t size() const override { return count_; }
   const SignatureVerifier& verifier() const override { return verifier_; }
 
-  // add(), telling what the transaction replaced or evicted.
-  Result<Admission> admit(const Transaction& transaction, const State& state);
+  // add(), telling what the transaction replaced or evicted. REQUIRES: hash ==
+  // transaction.hash().
+  Result<Admission> admit(const Transaction& transaction, const Hash256& hash, const State& state);
+  Result<Admission> admit(const Transaction& transaction, const State& state) {
+    return admit(transaction, transaction.hash(), state);
+  }
 
   bool contains(const Hash256& hash) const override { return index_.contains(hash); }
   std::optional<Transaction> get(const Hash256& hash) const override;
@@ -160,6 +167,8 @@ class Mempool final : public TransactionPool {
     CachingVerifier(const Mempool& pool, size_t recent_capacity)
         : pool_(pool), recent_capacity_(recent_capacity) {}
     bool is_valid(const Transaction& transaction, std::string_view chain_id) const override;
+    bool is_valid_hashed(const Transaction& transaction, const Hash256& hash,
+                         std::string_view chain_id) const override;
 
     // Whether the signature of the transaction with this hash is known to be valid.
     bool known(const Hash256& hash) const;

@@ -395,25 +395,26 @@ bool Node::call(const std::function<void()>& work, std::chrono::milliseconds tim
 }
 
 Status Node::submit(const Transaction& transaction) {
-  Status status = submit_without_drain(transaction);
+  Status status = submit_without_drain(transaction, transaction.hash());
   drain_engine();
   return status;
 }
 
-std::vector<Status> Node::submit_batch(std::span<const Transaction> transactions) {
+std::vector<Status> Node::submit_batch(std::span<const Transaction> transactions,
+                                       std::span<const Hash256> hashes) {
+  TALLY_ASSERT(transactions.size() == hashes.size());
   std::vector<Status> outcomes;
   outcomes.reserve(transactions.size());
-  for (const Transaction& transaction : transactions)
-    outcomes.push_back(submit_without_drain(transaction));
+  for (size_t index = 0; index < transactions.size(); ++index)
+    outcomes.push_back(submit_without_drain(transactions[index], hashes[index]));
   drain_engine();
   return outcomes;
 }
 
-Status Node::submit_without_drain(const Transaction& transaction) {
+Status Node::submit_without_drain(const Transaction& transaction, const Hash256& hash) {
   if (!consensus_started_)
     return make_error("syncing", "the node is still syncing; try another node");
-  Hash256 hash = transaction.hash();
-  Status status = engine_->submit_transaction(transaction, now_ms());
+  Status status = engine_->submit_transaction(transaction, hash, now_ms());
   if (status.ok()) {
     remember(hash, TransactionStatus{TransactionStatus::Kind::pending, 0, {}});
   } else if (status.error().code != "duplicate") {
@@ -501,6 +502,7 @@ void Node::on_gossiped_transactions(p2p::PeerId peer, TransactionsMessage batch)
   TransactionsMessage unverified;
   std::vector<Hash256> hashes;
   TransactionsMessage known_valid;
+  std::vector<Hash256> known_valid_hashes;
   for (Transaction& transaction : batch.transactions) {
     Hash256 hash = transaction.hash();
     auto outcome = recent_.find(hash);
@@ -511,6 +513,7 @@ void Node::on_gossiped_transactions(p2p::PeerId peer, TransactionsMessage batch)
       continue;
     if (mempool_->signature_known(hash)) {
       known_valid.transactions.push_back(std::move(transaction));
+      known_valid_hashes.push_back(hash);
       continue;
     }
     if (verifying_.size() >= kMaxTransactionsVerifying)
@@ -520,42 +523,42 @@ void Node::on_gossiped_transactions(p2p::PeerId peer, TransactionsMessage batch)
     unverified.transactions.push_back(std::move(transaction));
   }
   if (!known_valid.transactions.empty()) {
-    engine_->on_message(peer, known_valid, now_ms());
+    engine_->on_gossiped_transactions(peer, known_valid.transactions, known_valid_hashes, now_ms());
     drain_engine();
   }
   if (unverified.transactions.empty())
     return;
   // Ed25519 is the expensive part of admission: verify on the worker pool, admit on the loop.
   verify_queue_.fetch_add(1);
-  asio::post(verify_pool_,
-             [this, peer, hashes = std::move(hashes), batch = std::move(unverified)]() mutable {
-               std::vector<bool> signature_ok = verify_gossiped(batch.transactions, hashes);
-               TransactionsMessage valid;
-               std::vector<Hash256> valid_hashes;
-               for (size_t index = 0; index < batch.transactions.size(); ++index) {
-                 if (signature_ok[index]) {
-                   valid.transactions.push_back(std::move(batch.transactions[index]));
-                   valid_hashes.push_back(hashes[index]);
-                 }
-               }
-               verify_queue_.fetch_sub(1);
-               asio::post(io_, [this, peer, hashes = std::move(hashes),
-                                valid_hashes = std::move(valid_hashes), valid = std::move(valid)] {
-                 for (const Hash256& hash : hashes)
-                   verifying_.erase(hash);
-                 {
-                   std::lock_guard<std::mutex> lock(signature_outcomes_mutex_);
-                   for (const Hash256& hash : hashes)
-                     signature_outcomes_.erase(hash);
-                 }
-                 if (stopping_ || valid.transactions.empty())
-                   return;
-                 for (const Hash256& hash : valid_hashes)
-                   mempool_->note_signature_verified(hash);
-                 engine_->on_message(peer, valid, now_ms());
-                 drain_engine();
-               });
-             });
+  asio::post(verify_pool_, [this, peer, hashes = std::move(hashes),
+                            batch = std::move(unverified)]() mutable {
+    std::vector<bool> signature_ok = verify_gossiped(batch.transactions, hashes);
+    TransactionsMessage valid;
+    std::vector<Hash256> valid_hashes;
+    for (size_t index = 0; index < batch.transactions.size(); ++index) {
+      if (signature_ok[index]) {
+        valid.transactions.push_back(std::move(batch.transactions[index]));
+        valid_hashes.push_back(hashes[index]);
+      }
+    }
+    verify_queue_.fetch_sub(1);
+    asio::post(io_, [this, peer, hashes = std::move(hashes), valid_hashes = std::move(valid_hashes),
+                     valid = std::move(valid)] {
+      for (const Hash256& hash : hashes)
+        verifying_.erase(hash);
+      {
+        std::lock_guard<std::mutex> lock(signature_outcomes_mutex_);
+        for (const Hash256& hash : hashes)
+          signature_outcomes_.erase(hash);
+      }
+      if (stopping_ || valid.transactions.empty())
+        return;
+      for (const Hash256& hash : valid_hashes)
+        mempool_->note_signature_verified(hash);
+      engine_->on_gossiped_transactions(peer, valid.transactions, valid_hashes, now_ms());
+      drain_engine();
+    });
+  });
 }
 
 namespace {
@@ -627,8 +630,8 @@ std::vector<bool> Node::verify_signatures(const std::vector<Transaction>& transa
 
 void Node::drain_engine() {
   EngineOutput output = engine_->take_output();
-  for (const DecidedBlock& decided : output.committed)
-    on_committed(decided);
+  for (const CommittedBlock& committed : output.committed)
+    on_committed(committed);
   for (const Envelope& envelope : output.messages) {
     Bytes bytes = encode_message(envelope.message);
     if (envelope.to) {
@@ -658,7 +661,8 @@ void Node::schedule(const EngineTimer& timer) {
   });
 }
 
-void Node::on_committed(const DecidedBlock& decided) {
+void Node::on_committed(const CommittedBlock& committed) {
+  const DecidedBlock& decided = committed.decided;
   const Block& block = decided.block;
   uint64_t height = block.header.height;
   counters_.blocks_committed++;
@@ -674,9 +678,8 @@ void Node::on_committed(const DecidedBlock& decided) {
   }
   counters_.latency_sum_ms += counters_.last_commit_latency_ms;
   counters_.latency_count++;
-  for (const Transaction& transaction : block.transactions) {
-    remember(transaction.hash(), TransactionStatus{TransactionStatus::Kind::committed, height, {}});
-  }
+  for (const Hash256& hash : committed.transaction_hashes)
+    remember(hash, TransactionStatus{TransactionStatus::Kind::committed, height, {}});
   if (!block.transactions.empty() || height % 100 == 0) {
     spdlog::info("committed height {} ({} transactions, round {}, root {})", height,
                  block.transactions.size(), decided.commit.round,

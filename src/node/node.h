@@ -105,8 +105,10 @@ class Node {
   // --- Event loop only (inside call()) ---------------------------------------------------------
   Status submit(const Transaction& transaction);
   // submit() for each, in order; whatever is admitted leaves in one gossip message, not one
-  // message per transaction.
-  std::vector<Status> submit_batch(std::span<const Transaction> transactions);
+  // message per transaction. `hashes` are the transactions' hashes (REQUIRES: hashes[i] ==
+  // transactions[i].hash()): a node hashes each transaction once.
+  std::vector<Status> submit_batch(std::span<const Transaction> transactions,
+                                   std::span<const Hash256> hashes);
   // A signature checked off the event loop (by the API's threads or the worker pool).
   void note_signature_verified(const Hash256& hash) { mempool_->note_signature_verified(hash); }
   TransactionStatus transaction_status(const Hash256& hash) const;
@@ -138,14 +140,14 @@ class Node {
   void schedule(const EngineTimer& timer);
   void on_peer_message(p2p::PeerId peer, Bytes bytes);
   void on_gossiped_transactions(p2p::PeerId peer, TransactionsMessage batch);
-  void on_committed(const DecidedBlock& decided);
+  void on_committed(const CommittedBlock& committed);
   void remember(const Hash256& hash, TransactionStatus status);
   // The pool's signature check on the event loop: timed, and shared with the worker pool.
   bool check_signature_on_loop(const Transaction& transaction, const Hash256& hash);
   // verify_signatures for a gossiped batch, taking outcomes the event loop found meanwhile.
   std::vector<bool> verify_gossiped(const std::vector<Transaction>& transactions,
                                     const std::vector<Hash256>& hashes);
-  Status submit_without_drain(const Transaction& transaction);
+  Status submit_without_drain(const Transaction& transaction, const Hash256& hash);
   void start_consensus();
   // State sync.
   bool serve_snapshot_request(p2p::PeerId peer, const Message& message);

@@ -147,7 +147,7 @@ void ApiServer::install_routes() {
               node.note_signature_verified(transaction_hashes[index]);
           }
           // One batch: what is admitted is gossiped in one message.
-          outcomes = node.submit_batch(*transactions);
+          outcomes = node.submit_batch(*transactions, transaction_hashes);
         })) {
       return send_unavailable(response);
     }

@@ -520,8 +520,8 @@ void Simulation::drain(size_t index) {
         "storage_contract",
         "node " + std::to_string(index) + ": " + node.storage.contract_violation(), now());
   }
-  for (const DecidedBlock& decided : output.committed)
-    on_node_commit(index, decided);
+  for (const CommittedBlock& committed : output.committed)
+    on_node_commit(index, committed.decided);
   for (const EngineTimer& timer : output.timers)
     schedule_timer(index, timer);
   route(index, std::move(output.messages));

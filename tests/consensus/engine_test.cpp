@@ -97,6 +97,11 @@ class EngineClusterTest : public ::testing::Test {
 
   void drain(size_t index) {
     EngineOutput out = nodes_[index]->engine->take_output();
+    for (const CommittedBlock& committed : out.committed) {
+      // Whatever path decided the block (built, validated or caught up), its hashes come along.
+      EXPECT_EQ(committed.transaction_hashes,
+                transaction_hashes(committed.decided.block.transactions));
+    }
     for (const EngineTimer& timer : out.timers) {
       events_.emplace(std::make_pair(timer.at_ms, sequence_++), Event{index, timer.request, {}, 0});
     }
@@ -411,6 +416,21 @@ std::vector<Envelope> all_of(const EngineOutput& output) {
   return found;
 }
 
+TEST_F(EngineClusterTest, GossipedTransactionsWithTheirHashesAreAdmittedAndAnnouncedOnce) {
+  Engine& engine = *nodes_[1]->engine;
+  (void)engine.take_output();
+  std::vector<Transaction> transactions = {signed_transfer(0, address_for(1), 5, 10, 0)};
+  std::vector<Hash256> hashes = transaction_hashes(transactions);
+  engine.on_gossiped_transactions(/*from=*/2, transactions, hashes, now_);
+  EXPECT_TRUE(nodes_[1]->pool.contains(hashes[0]));
+  std::vector<Envelope> announced = all_of<TransactionHashesMessage>(engine.take_output());
+  ASSERT_EQ(announced.size(), 1u);
+  EXPECT_EQ(std::get<TransactionHashesMessage>(announced[0].message).hashes, hashes);
+  EXPECT_EQ(announced[0].except, std::optional<PeerId>(2));
+  engine.on_gossiped_transactions(/*from=*/3, transactions, hashes, now_);
+  EXPECT_TRUE(all_of<TransactionHashesMessage>(engine.take_output()).empty()) << "known: not again";
+}
+
 TEST_F(EngineClusterTest, ATransactionCrossesAHopByAnnouncementRequestAndAnswer) {
   // Peer ids as the engines see each other: node 2 hears only node 1 (a line 9 - 1 - 2).
   Engine& middle = *nodes_[1]->engine;
@@ -481,12 +501,13 @@ TEST(EngineAlone, ATransactionBehindANonceGapDoesNotMakeEmptyBlocksForever) {
   // so use one that accepts anything and offers nothing: the shape of "waiting behind a gap".
   class StuckPool final : public TransactionPool {
    public:
-    Status add(const Transaction&, const State&) override {
+    using TransactionPool::add;
+    Status add(const Transaction&, const Hash256&, const State&) override {
       size_ = 1;
       return Status::success();
     }
     std::vector<Transaction> select_for_block(const State&, size_t, size_t) override { return {}; }
-    void remove_committed(const Block&, const State&) override {}
+    void remove_committed(const Block&, std::span<const Hash256>, const State&) override {}
     size_t size() const override { return size_; }
     bool contains(const Hash256&) const override { return false; }
     std::optional<Transaction> get(const Hash256&) const override { return std::nullopt; }

@@ -10,7 +10,9 @@ namespace tally::testing {
 
 class SimplePool final : public TransactionPool {
  public:
-  Status add(const Transaction& transaction, const State& state) override {
+  using TransactionPool::add;
+  Status add(const Transaction& transaction, const Hash256& hash, const State& state) override {
+    TALLY_ASSERT(hash == transaction.hash());
     for (const Transaction& known : pending_) {
       if (known == transaction)
         return make_error("duplicate", "already pending");
@@ -33,7 +35,9 @@ class SimplePool final : public TransactionPool {
     }
     return selected;
   }
-  void remove_committed(const Block& block, const State& state_after) override {
+  void remove_committed(const Block& block, std::span<const Hash256> transaction_hashes,
+                        const State& state_after) override {
+    TALLY_ASSERT(transaction_hashes.size() == block.transactions.size());
     std::erase_if(pending_, [&](const Transaction& transaction) {
       for (const Transaction& included : block.transactions) {
         if (included == transaction)

@@ -55,6 +55,22 @@ TEST(ConsensusTypes, BlockBodyMustMatchHeader) {
   EXPECT_EQ(block.check_body_matches_header().error().code, "invalid_block");
 }
 
+TEST(ConsensusTypes, BodyCheckFromPrecomputedHashesAgreesWithHashingTheTransactions) {
+  Block block = make_block(1, Address{}, 1000);
+  block.transactions = {signed_transfer(0, address_for(1), 1, 1, 0),
+                        signed_transfer(1, address_for(2), 2, 1, 0)};
+  std::vector<Hash256> hashes = transaction_hashes(block.transactions);
+  ASSERT_EQ(hashes.size(), 2u);
+  EXPECT_EQ(hashes[0], block.transactions[0].hash());
+  EXPECT_EQ(hashes[1], block.transactions[1].hash());
+  block.header.transactions_root = transactions_root(block.transactions);
+  EXPECT_TRUE(block.check_body_matches_header(hashes).ok());
+  EXPECT_TRUE(block.check_body_matches_header().ok());
+  // The root commits to the order of the hashes.
+  std::swap(hashes[0], hashes[1]);
+  EXPECT_EQ(block.check_body_matches_header(hashes).error().code, "invalid_block");
+}
+
 TEST(ConsensusTypes, MessagesRoundTripThroughTheCodec) {
   TestValidators validators = make_validators({1, 1, 1, 1});
   Block block = make_block(2, validators.address(1), 5000);

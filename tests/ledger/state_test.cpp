@@ -249,6 +249,40 @@ std::vector<Transaction> sample_block() {
           signed_transfer(0, address_for(42), 7, kFee, 1)};
 }
 
+// Records how it was asked: a node hashes each transaction of a block once, and the verifier
+// receives those hashes instead of computing them again.
+class HashRecordingVerifier final : public SignatureVerifier {
+ public:
+  bool is_valid(const Transaction&, std::string_view) const override {
+    unhashed_calls++;
+    return true;
+  }
+  bool is_valid_hashed(const Transaction& transaction, const Hash256& hash,
+                       std::string_view) const override {
+    EXPECT_EQ(hash, transaction.hash());
+    hashes.push_back(hash);
+    return true;
+  }
+  mutable size_t unhashed_calls = 0;
+  mutable std::vector<Hash256> hashes;
+};
+
+TEST_F(StateTest, ExecuteBlockPassesTheGivenHashesToTheVerifierInOrder) {
+  const std::vector<Transaction> block = sample_block();
+  std::vector<Hash256> hashes;
+  for (const Transaction& transaction : block)
+    hashes.push_back(transaction.hash());
+  const State& view = state_;
+  HashRecordingVerifier with_hashes;
+  ASSERT_TRUE(view.execute_block(1, proposer(), block, with_hashes, hashes).ok());
+  EXPECT_EQ(with_hashes.hashes, hashes);
+  EXPECT_EQ(with_hashes.unhashed_calls, 0u);
+  HashRecordingVerifier without_hashes;
+  ASSERT_TRUE(view.execute_block(1, proposer(), block, without_hashes).ok());
+  EXPECT_TRUE(without_hashes.hashes.empty());
+  EXPECT_EQ(without_hashes.unhashed_calls, block.size());
+}
+
 TEST_F(StateTest, ExecuteBlockLeavesTheStateUnchanged) {
   const Hash256 root = state_.state_root();
   const std::vector<Transaction> block = sample_block();

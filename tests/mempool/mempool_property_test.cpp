@@ -269,7 +269,7 @@ RC_GTEST_PROP(MempoolProperty, ChainsOfBlocksKeepThePoolConsistent, ()) {
     }
     Block committed;
     committed.transactions = block;
-    pool.remove_committed(committed, state);
+    pool.remove_committed(committed, transaction_hashes(committed.transactions), state);
     for (const Transaction& transaction : block)
       RC_ASSERT(!pool.contains(transaction.hash()));
     check_pool(pool, world, state);

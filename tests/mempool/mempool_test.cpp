@@ -52,7 +52,7 @@ class MempoolTest : public ::testing::Test {
     ASSERT_TRUE(outcome.ok()) << outcome.error().message;
     Block block;
     block.transactions = transactions;
-    pool_.remove_committed(block, state_);
+    pool_.remove_committed(block, transaction_hashes(block.transactions), state_);
   }
 
   std::vector<Transaction> select(size_t max_transactions = 1000, size_t max_bytes = 1 << 20) {
@@ -470,6 +470,20 @@ TEST_F(MempoolTest, VerifierVerifiesUnknownTransactionsOnce) {
   EXPECT_TRUE(verifier.is_valid(elsewhere, "other-chain"));
   EXPECT_TRUE(verifier.is_valid(elsewhere, "other-chain"));
   EXPECT_EQ(pool_.signatures_verified(), 6u);
+}
+
+TEST_F(MempoolTest, VerifierLooksUpByTheGivenHash) {
+  const SignatureVerifier& verifier = pool_.verifier();
+  Transaction transaction = signed_transfer(0, address_for(1), 1, kFee, 0);
+  pool_.note_signature_verified(transaction.hash());
+  EXPECT_TRUE(verifier.is_valid_hashed(transaction, transaction.hash(), kChain));
+  EXPECT_EQ(pool_.cache_hits(), 1u);
+  EXPECT_EQ(pool_.signatures_verified(), 0u);
+  // Admission with the caller's hash answers from the same cache and indexes by that hash.
+  ASSERT_TRUE(pool_.admit(transaction, transaction.hash(), state_).ok());
+  EXPECT_EQ(pool_.signatures_verified(), 0u);
+  EXPECT_TRUE(pool_.contains(transaction.hash()));
+  EXPECT_EQ(pool_.add(transaction, transaction.hash(), state_).error().code, "duplicate");
 }
 
 TEST(MempoolVerifierTest, RecentSignaturesAreBounded) {
