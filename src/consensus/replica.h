@@ -69,7 +69,9 @@ struct StatusMessage {
 
 using ConsensusMessage = std::variant<Proposal, Vote, StatusMessage>;
 
-// What survives a crash. Written before any message it made possible is sent.
+// What survives a crash. Written before any message it made possible is sent. NodeStorage keeps
+// it in a layout of its own (storage/encoding.h, blocks stored apart): a field added here must be
+// added there too.
 struct ReplicaPersistentState {
   uint64_t height = 0;
   uint32_t round = 0;

@@ -7,13 +7,19 @@
 #include <rocksdb/write_batch.h>
 
 #include <algorithm>
+#include <map>
 
 namespace tally {
 namespace {
 
 namespace fs = std::filesystem;
 
-constexpr uint64_t kStoreFormatVersion = 1;
+// 2: the replica state is a small record under "replica_record" whose blocks are stored once each
+// under "replica_block/" + hash. 1: one value under "replica_state", blocks inline. A format-1
+// store is read as it is and becomes format 2 in the batch of its first replica state save, so a
+// build that knows only format 1 refuses it rather than miss what this one signed.
+constexpr uint64_t kStoreFormatVersion = 2;
+constexpr uint64_t kOldestReadableFormatVersion = 1;
 
 constexpr std::string_view kMetaCf = "meta";
 constexpr std::string_view kBlocksCf = "blocks";
@@ -25,7 +31,9 @@ constexpr std::string_view kFormatVersionKey = "format_version";
 constexpr std::string_view kGenesisHashKey = "genesis_hash";
 constexpr std::string_view kLastDecidedKey = "last_decided_height";
 constexpr std::string_view kOldestRetainedKey = "oldest_retained_height";
-constexpr std::string_view kReplicaStateKey = "replica_state";
+constexpr std::string_view kReplicaRecordKey = "replica_record";
+constexpr std::string_view kReplicaBlockPrefix = "replica_block/";
+constexpr std::string_view kFormatOneReplicaStateKey = "replica_state";
 
 rocksdb::Slice slice(ByteSpan bytes) {
   return rocksdb::Slice(reinterpret_cast<const char*>(bytes.data()), bytes.size());
@@ -51,6 +59,97 @@ Error rocks_error(const rocksdb::Status& status, const std::string& what) {
 
 Error corrupt(const std::string& message) {
   return make_error("storage_corrupt", message);
+}
+
+std::string replica_block_key(const Hash256& hash) {
+  std::string key(kReplicaBlockPrefix);
+  key.append(reinterpret_cast<const char*>(hash.span().data()), hash.span().size());
+  return key;
+}
+
+// The replica state as the consensus column family holds it.
+struct StoredReplicaState {
+  ReplicaPersistentState state;
+  // The block bodies the record references, as read and checked (empty for format 1).
+  std::map<Hash256, Block> referenced_blocks;
+  bool format_one = false;  // the format-1 value under "replica_state"
+};
+
+// Reads the replica state as of `snapshot` (null: the latest), with every block body the record
+// references, each checked to be the block of the hash the record names. A missing, undecodable
+// or mismatched body makes the whole state corrupt.
+Result<std::optional<StoredReplicaState>> read_replica_state(rocksdb::DB& db,
+                                                             rocksdb::ColumnFamilyHandle* consensus,
+                                                             const rocksdb::Snapshot* snapshot) {
+  rocksdb::ReadOptions read_options;
+  read_options.snapshot = snapshot;
+  std::string record_value;
+  rocksdb::Status record_status =
+      db.Get(read_options, consensus, slice(kReplicaRecordKey), &record_value);
+  if (!record_status.ok() && !record_status.IsNotFound())
+    return rocks_error(record_status, "cannot read the replica state");
+  std::string format_one_value;
+  rocksdb::Status format_one_status =
+      db.Get(read_options, consensus, slice(kFormatOneReplicaStateKey), &format_one_value);
+  if (!format_one_status.ok() && !format_one_status.IsNotFound())
+    return rocks_error(format_one_status, "cannot read the replica state");
+  // The batch that writes the first record deletes the format-1 value: never both.
+  if (record_status.ok() && format_one_status.ok())
+    return corrupt("the replica state is stored in both formats");
+
+  if (format_one_status.ok()) {
+    Result<ReplicaPersistentState> decoded = ReplicaPersistentState::decode(span(format_one_value));
+    if (!decoded.ok())
+      return corrupt("the replica state does not decode: " + decoded.error().message);
+    StoredReplicaState stored;
+    stored.state = std::move(decoded).value();
+    stored.format_one = true;
+    return std::optional<StoredReplicaState>(std::move(stored));
+  }
+  if (record_status.IsNotFound())
+    return std::optional<StoredReplicaState>();
+
+  Result<ReplicaRecord> record = decode_replica_record(span(record_value));
+  if (!record.ok())
+    return corrupt("the replica state does not decode: " + record.error().message);
+  StoredReplicaState stored;
+  stored.state = std::move(record->state);
+  auto read_body = [&](const Hash256& hash) -> Result<Block> {
+    auto known = stored.referenced_blocks.find(hash);
+    if (known != stored.referenced_blocks.end())
+      return known->second;
+    std::string value;
+    rocksdb::Status status =
+        db.Get(read_options, consensus, slice(replica_block_key(hash)), &value);
+    if (status.IsNotFound())
+      return corrupt("the replica state names block " + hash.hex() + ", which is not stored");
+    if (!status.ok())
+      return rocks_error(status, "cannot read the replica state's block " + hash.hex());
+    Result<Block> block = decode_replica_block(span(value));
+    if (!block.ok()) {
+      return corrupt("the replica state's block " + hash.hex() +
+                     " does not decode: " + block.error().message);
+    }
+    if (block->hash() != hash) {
+      return corrupt("the replica state's block " + hash.hex() + " is stored as block " +
+                     block->hash().hex());
+    }
+    stored.referenced_blocks.emplace(hash, *block);
+    return block;
+  };
+  if (record->valid_block_reference) {
+    Result<Block> block = read_body(*record->valid_block_reference);
+    if (!block.ok())
+      return block.error();
+    stored.state.valid_block = std::move(block).value();
+  }
+  if (record->proposal_block_reference) {
+    Result<Block> block = read_body(*record->proposal_block_reference);
+    if (!block.ok())
+      return block.error();
+    stored.state.own_proposal->block = std::move(block).value();
+  }
+  return std::optional<StoredReplicaState>(std::move(stored));
 }
 
 // Synced unless a test turned it off: a write is durable when the call returns.
@@ -224,9 +323,10 @@ Status NodeStorage::initialize(const Genesis& genesis) {
   };
   uint64_t version = 0;
   TALLY_TRY(read_counter(kFormatVersionKey, version));
-  if (version != kStoreFormatVersion) {
+  if (version < kOldestReadableFormatVersion || version > kStoreFormatVersion) {
     return corrupt("the store has format version " + std::to_string(version) +
-                   "; this build reads " + std::to_string(kStoreFormatVersion));
+                   "; this build reads " + std::to_string(kOldestReadableFormatVersion) + " to " +
+                   std::to_string(kStoreFormatVersion));
   }
   uint64_t last = 0;
   uint64_t oldest = 0;
@@ -242,15 +342,29 @@ Status NodeStorage::initialize(const Genesis& genesis) {
       return corrupt("the last decided block " + std::to_string(last) + ": " +
                      block.error().message);
   }
-  std::string replica;
-  status = db.Get(rocksdb::ReadOptions(), handles_->consensus, slice(kReplicaStateKey), &replica);
-  if (status.ok()) {
-    Result<ReplicaPersistentState> decoded = ReplicaPersistentState::decode(span(replica));
-    if (!decoded.ok())
-      return corrupt("the replica state does not decode: " + decoded.error().message);
-  } else if (!status.IsNotFound()) {
-    return rocks_error(status, "cannot read the replica state");
+  // The replica state must load (with its blocks), and the save that follows must know which
+  // bodies are stored.
+  Result<std::optional<StoredReplicaState>> replica =
+      read_replica_state(db, handles_->consensus, nullptr);
+  if (!replica.ok())
+    return replica.error();
+  if (*replica) {
+    replica_blocks_ = std::move((*replica)->referenced_blocks);
+    replica_format_upgrade_pending_ = (*replica)->format_one;
   }
+  if (version < kStoreFormatVersion)
+    replica_format_upgrade_pending_ = true;
+  std::unique_ptr<rocksdb::Iterator> bodies(
+      db.NewIterator(rocksdb::ReadOptions(), handles_->consensus));
+  for (bodies->Seek(slice(kReplicaBlockPrefix)); bodies->Valid(); bodies->Next()) {
+    if (!bodies->key().starts_with(slice(kReplicaBlockPrefix)))
+      break;
+    ByteSpan hash = span(bodies->key()).subspan(kReplicaBlockPrefix.size());
+    if (hash.size() != 32 || replica_blocks_.count(Hash256::from_span(hash)) == 0)
+      stale_replica_block_keys_.push_back(bodies->key().ToString());
+  }
+  if (!bodies->status().ok())
+    return rocks_error(bodies->status(), "cannot read the replica state's blocks");
   oldest_retained_.store(oldest);
   last_decided_.store(last);
   return Status::success();
@@ -264,28 +378,100 @@ void NodeStorage::hook(std::string_view point) const {
 // --- Replica state ---------------------------------------------------------------------------
 
 Status NodeStorage::save_replica_state(const ReplicaPersistentState& state) {
-  Bytes encoded = state.encode();
+  // The bodies the new record references (at most two): already stored, or new in this batch.
+  struct Referenced {
+    Hash256 hash;
+    const Block* body;
+    bool is_new;
+  };
+  std::vector<Referenced> referenced;
+  referenced.reserve(2);
+  // Whether `block` goes by reference. A block is known by its header hash; a different body
+  // under a hash already referenced or stored (only a Byzantine proposer can make one that
+  // matches the header) goes inline, so the load returns exactly what was saved. The comparison
+  // costs far less than encoding, checksumming and writing the body again.
+  auto by_reference = [&](const Block& block) {
+    Hash256 hash = block.hash();
+    for (const Referenced& known : referenced) {
+      if (known.hash == hash)
+        return *known.body == block;
+    }
+    auto stored = replica_blocks_.find(hash);
+    if (stored != replica_blocks_.end()) {
+      if (stored->second != block)
+        return false;
+      referenced.push_back(Referenced{hash, &stored->second, false});
+      return true;
+    }
+    referenced.push_back(Referenced{hash, &block, true});
+    return true;
+  };
+  bool valid_block_by_reference = state.valid_block && by_reference(*state.valid_block);
+  bool proposal_block_by_reference = state.own_proposal && by_reference(state.own_proposal->block);
+  Bytes record =
+      encode_replica_record(state, valid_block_by_reference, proposal_block_by_reference);
+
+  rocksdb::WriteBatch batch;
+  // Deletions first: a stale key may be the key of a body this batch stores.
+  for (const std::string& key : stale_replica_block_keys_)
+    batch.Delete(handles_->consensus, slice(key));
+  for (const auto& [hash, body] : replica_blocks_) {
+    bool still_referenced =
+        std::any_of(referenced.begin(), referenced.end(),
+                    [&](const Referenced& known) { return known.hash == hash; });
+    if (!still_referenced)
+      batch.Delete(handles_->consensus, slice(replica_block_key(hash)));
+  }
+  if (replica_format_upgrade_pending_) {
+    batch.Delete(handles_->consensus, slice(kFormatOneReplicaStateKey));
+    batch.Put(handles_->meta, slice(kFormatVersionKey), slice(encode_u64(kStoreFormatVersion)));
+  }
+  uint64_t new_bodies = 0;
+  for (const Referenced& known : referenced) {
+    if (!known.is_new)
+      continue;
+    batch.Put(handles_->consensus, slice(replica_block_key(known.hash)),
+              slice(encode_replica_block(*known.body)));
+    ++new_bodies;
+  }
+  batch.Put(handles_->consensus, slice(kReplicaRecordKey), slice(record));
+
   hook("before_replica_state");
-  rocksdb::Status status = handles_->db->Put(write_options(options_), handles_->consensus,
-                                             slice(kReplicaStateKey), slice(encoded));
+  rocksdb::Status status = handles_->db->Write(write_options(options_), &batch);
   if (!status.ok())
     return rocks_error(status, "cannot save the replica state");
+  // The store now holds exactly the bodies in `referenced`.
+  std::map<Hash256, Block> blocks;
+  for (const Referenced& known : referenced) {
+    if (known.is_new)
+      blocks.emplace(known.hash, *known.body);
+    else
+      blocks.insert(replica_blocks_.extract(known.hash));
+  }
+  replica_blocks_ = std::move(blocks);
+  stale_replica_block_keys_.clear();
+  replica_format_upgrade_pending_ = false;
+  replica_block_writes_ += new_bodies;
   hook("after_replica_state");
   return Status::success();
 }
 
 std::optional<ReplicaPersistentState> NodeStorage::load_replica_state() const {
-  std::string value;
-  rocksdb::Status status = handles_->db->Get(rocksdb::ReadOptions(), handles_->consensus,
-                                             slice(kReplicaStateKey), &value);
-  if (status.IsNotFound())
+  // One RocksDB snapshot for the record and its bodies: a save may replace both meanwhile.
+  const rocksdb::Snapshot* snapshot = handles_->db->GetSnapshot();
+  Result<std::optional<StoredReplicaState>> stored =
+      read_replica_state(*handles_->db, handles_->consensus, snapshot);
+  handles_->db->ReleaseSnapshot(snapshot);
+  if (!stored.ok()) {
+    std::string message = (stored.error().code == "storage_corrupt"
+                               ? std::string("the stored replica state is corrupt")
+                               : std::string("cannot read the replica state")) +
+                          "; refusing to risk double-signing: " + stored.error().message;
+    TALLY_ASSERT_MSG(stored.ok(), message.c_str());
+  }
+  if (!*stored)
     return std::nullopt;
-  TALLY_ASSERT_MSG(status.ok(), "cannot read the replica state; refusing to risk double-signing");
-  Result<ReplicaPersistentState> decoded = ReplicaPersistentState::decode(span(value));
-  TALLY_ASSERT_MSG(decoded.ok(),
-                   "the stored replica state is corrupt; refusing to risk "
-                   "double-signing");
-  return std::move(decoded).value();
+  return std::move((*stored)->state);
 }
 
 // --- Blocks ----------------------------------------------------------------------------------

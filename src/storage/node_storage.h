@@ -20,6 +20,7 @@
 #include <cstdint>
 #include <filesystem>
 #include <functional>
+#include <map>
 #include <memory>
 #include <optional>
 #include <string>
@@ -101,10 +102,17 @@ class NodeStorage final : public ConsensusStorage {
   NodeStorage& operator=(const NodeStorage&) = delete;
 
   // --- ConsensusStorage ---
+  // One synced batch: the small state record, the block bodies it references that are not
+  // stored yet (each distinct body is written once, however many steps reference it), and the
+  // deletion of the bodies the previous record referenced and this one does not.
   Status save_replica_state(const ReplicaPersistentState& state) override;
-  // The state written last. A stored value that does not decode stops the process (open()
-  // already refuses such a store): forgetting what was signed could lead to double-signing.
+  // The state written last, its blocks read back and checked against the hashes the record
+  // names. A stored value that does not decode, or a referenced block that is missing or is
+  // another block, stops the process (open() already refuses such a store): forgetting what was
+  // signed could lead to double-signing.
   std::optional<ReplicaPersistentState> load_replica_state() const override;
+  // Block bodies save_replica_state has written since open (tests, metrics).
+  uint64_t replica_block_writes() const { return replica_block_writes_.load(); }
   // The block must be last_decided_height() + 1, its commit for it ("invalid_height"). Saves
   // no account changes: only for blocks that change no account (the engine uses the call below).
   Status save_decided_block(const DecidedBlock& decided) override;
@@ -176,6 +184,18 @@ class NodeStorage final : public ConsensusStorage {
   std::atomic<uint64_t> last_decided_{0};
   std::atomic<uint64_t> oldest_retained_{0};
   uint64_t commits_since_compaction_ = 0;
+
+  // The replica state's block bodies that the stored record references, by hash (at most two),
+  // kept so that a save writes only new bodies, deletes the ones no longer referenced, and can
+  // tell a different body under a known hash (then stored inline). Writer thread only.
+  std::map<Hash256, Block> replica_blocks_;
+  // Keys under the body prefix that the record found at open does not reference (none, unless
+  // a build wrote them otherwise): deleted by the next save.
+  std::vector<std::string> stale_replica_block_keys_;
+  // The store holds the replica state in the format-1 layout (one value, blocks inline) or is
+  // of format version 1: the next save deletes that value and marks the store format 2.
+  bool replica_format_upgrade_pending_ = false;
+  std::atomic<uint64_t> replica_block_writes_{0};
 };
 
 }  // namespace tally

@@ -346,7 +346,7 @@ TEST_F(CorruptionTest, AMalformedAccountKeyIsReported) {
 }
 
 TEST_F(CorruptionTest, AGarbledReplicaStateIsRefusedAtOpen) {
-  raw_put(db_path(), "consensus", "replica_state", "\x07garbage");
+  raw_put(db_path(), "consensus", "replica_record", "\x07garbage");
   Result<std::unique_ptr<NodeStorage>> storage = NodeStorage::open(directory_.path(), genesis_, {});
   ASSERT_FALSE(storage.ok());
   EXPECT_EQ(storage.error().code, "storage_corrupt");
