@@ -230,12 +230,20 @@ Result<std::unique_ptr<NodeStorage>> NodeStorage::open(const fs::path& data_dire
   db_options.max_log_file_size = 1 << 20;
   db_options.max_manifest_file_size = 16 << 20;
 
+  // Compression costs validators CPU on every flush and compaction. The small column families
+  // hold short-lived values (the consensus state is rewritten at every step): never compressed.
+  // Blocks and accounts are compressed only in the bottommost level, where data stays.
   rocksdb::ColumnFamilyOptions small_options;
   small_options.write_buffer_size = 4 << 20;
+  small_options.compression = rocksdb::kNoCompression;
   rocksdb::ColumnFamilyOptions blocks_options;
   blocks_options.write_buffer_size = 32 << 20;
+  blocks_options.compression = rocksdb::kNoCompression;
+  blocks_options.bottommost_compression = rocksdb::kSnappyCompression;
   rocksdb::ColumnFamilyOptions accounts_options;
   accounts_options.write_buffer_size = 64 << 20;
+  accounts_options.compression = rocksdb::kNoCompression;
+  accounts_options.bottommost_compression = rocksdb::kSnappyCompression;
   rocksdb::BlockBasedTableOptions accounts_table;
   accounts_table.filter_policy.reset(rocksdb::NewBloomFilterPolicy(10));
   accounts_options.table_factory.reset(rocksdb::NewBlockBasedTableFactory(accounts_table));
