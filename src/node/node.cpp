@@ -501,7 +501,7 @@ void Node::on_gossiped_transactions(p2p::PeerId peer, TransactionsMessage batch)
   // copy; later copies are dropped while it is pending, being verified, or recently committed.
   TransactionsMessage unverified;
   std::vector<Hash256> hashes;
-  TransactionsMessage known_valid;
+  std::vector<Transaction> known_valid;
   std::vector<Hash256> known_valid_hashes;
   for (Transaction& transaction : batch.transactions) {
     Hash256 hash = transaction.hash();
@@ -512,7 +512,7 @@ void Node::on_gossiped_transactions(p2p::PeerId peer, TransactionsMessage batch)
     if (committed || mempool_->contains(hash) || verifying_.contains(hash))
       continue;
     if (mempool_->signature_known(hash)) {
-      known_valid.transactions.push_back(std::move(transaction));
+      known_valid.push_back(std::move(transaction));
       known_valid_hashes.push_back(hash);
       continue;
     }
@@ -522,8 +522,8 @@ void Node::on_gossiped_transactions(p2p::PeerId peer, TransactionsMessage batch)
     hashes.push_back(hash);
     unverified.transactions.push_back(std::move(transaction));
   }
-  if (!known_valid.transactions.empty()) {
-    engine_->on_gossiped_transactions(peer, known_valid.transactions, known_valid_hashes, now_ms());
+  if (!known_valid.empty()) {
+    engine_->on_gossiped_transactions(peer, known_valid, known_valid_hashes, now_ms());
     drain_engine();
   }
   if (unverified.transactions.empty())

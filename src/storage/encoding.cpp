@@ -1,5 +1,8 @@
 #include "storage/encoding.h"
 
+#include <string>
+#include <string_view>
+
 #include "core/assert.h"
 
 namespace tally {
@@ -37,6 +40,15 @@ bool read_block_slot(Reader& reader, Block& block, std::optional<Hash256>& refer
   }
   reader.fail("invalid_state", "unknown stored block form " + std::to_string(form));
   return false;
+}
+
+// Reads the leading version byte of a stored value; any other version fails the reader.
+void read_version(Reader& reader, uint8_t expected, std::string_view what) {
+  uint8_t version = reader.u8();
+  if (!reader.failed() && version != expected) {
+    reader.fail("unsupported_version",
+                "stored " + std::string(what) + " version " + std::to_string(version));
+  }
 }
 
 }  // namespace
@@ -78,10 +90,7 @@ Bytes encode_decided_block(const DecidedBlock& decided) {
 
 Result<DecidedBlock> decode_decided_block(ByteSpan bytes) {
   Reader reader(bytes);
-  uint8_t version = reader.u8();
-  if (!reader.failed() && version != kStoredBlockVersion) {
-    reader.fail("unsupported_version", "stored block version " + std::to_string(version));
-  }
+  read_version(reader, kStoredBlockVersion, "block");
   DecidedBlock decided = read_decided_block(reader, bytes.size() / kTransactionEncodedSize);
   TALLY_TRY(reader.finish());
   return decided;
@@ -97,16 +106,20 @@ Bytes encode_header_and_commit(const HeaderAndCommit& value) {
 
 Result<HeaderAndCommit> decode_header_and_commit(ByteSpan bytes) {
   Reader reader(bytes);
-  uint8_t version = reader.u8();
-  if (!reader.failed() && version != kStoredHeaderVersion) {
-    reader.fail("unsupported_version", "stored header version " + std::to_string(version));
-  }
+  read_version(reader, kStoredHeaderVersion, "header");
   HeaderAndCommit value;
   value.header = BlockHeader::read(reader);
   value.commit = Commit::read(reader);
   TALLY_TRY(reader.finish());
   return value;
 }
+
+// The record names each field of ReplicaPersistentState and of its Proposal by hand. A field
+// added to either changes its size, and this stops the build until the record encodes the field
+// too (and loses nothing a restarted validator needs not to double-sign); then update the sizes.
+static_assert(
+    sizeof(ReplicaPersistentState) == 1024 && sizeof(Proposal) == 504,
+    "ReplicaPersistentState or Proposal changed: encode the change in the replica record");
 
 Bytes encode_replica_record(const ReplicaPersistentState& state, bool valid_block_by_reference,
                             bool proposal_block_by_reference) {
@@ -141,10 +154,7 @@ Result<ReplicaRecord> decode_replica_record(ByteSpan bytes) {
   Reader reader(bytes);
   ReplicaRecord record;
   ReplicaPersistentState& state = record.state;
-  uint8_t version = reader.u8();
-  if (!reader.failed() && version != kStoredReplicaRecordVersion) {
-    reader.fail("unsupported_version", "stored replica record version " + std::to_string(version));
-  }
+  read_version(reader, kStoredReplicaRecordVersion, "replica record");
   state.height = reader.u64();
   state.round = reader.u32();
   uint8_t step = reader.u8();
@@ -189,10 +199,7 @@ Bytes encode_replica_block(const Block& block) {
 
 Result<Block> decode_replica_block(ByteSpan bytes) {
   Reader reader(bytes);
-  uint8_t version = reader.u8();
-  if (!reader.failed() && version != kStoredReplicaBlockVersion) {
-    reader.fail("unsupported_version", "stored replica block version " + std::to_string(version));
-  }
+  read_version(reader, kStoredReplicaBlockVersion, "replica block");
   Block block = Block::read(reader, bytes.size() / kTransactionEncodedSize);
   TALLY_TRY(reader.finish());
   return block;
