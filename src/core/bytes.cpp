@@ -1,28 +1,45 @@
 #include "core/bytes.h"
 
+#include <array>
+
 namespace tally {
 namespace {
 
 constexpr char kHexDigits[] = "0123456789abcdef";
 
+// -1 for a character that is not a hex digit. A table: clients send transactions as hex, and
+// decoding them is on the API's path for every transaction.
+constexpr std::array<int8_t, 256> kHexValues = [] {
+  std::array<int8_t, 256> values{};
+  values.fill(-1);
+  for (int digit = 0; digit < 10; ++digit)
+    values['0' + digit] = static_cast<int8_t>(digit);
+  for (int digit = 0; digit < 6; ++digit) {
+    values['a' + digit] = static_cast<int8_t>(10 + digit);
+    values['A' + digit] = static_cast<int8_t>(10 + digit);
+  }
+  return values;
+}();
+
 int hex_value(char character) {
-  if (character >= '0' && character <= '9')
-    return character - '0';
-  if (character >= 'a' && character <= 'f')
-    return character - 'a' + 10;
-  if (character >= 'A' && character <= 'F')
-    return character - 'A' + 10;
-  return -1;
+  return kHexValues[static_cast<uint8_t>(character)];
 }
 
 }  // namespace
 
-std::string to_hex(ByteSpan bytes) {
-  std::string text(bytes.size() * 2, '0');
+void append_hex(std::string& out, ByteSpan bytes) {
+  const size_t start = out.size();
+  out.resize(start + bytes.size() * 2);
+  char* text = out.data() + start;
   for (size_t index = 0; index < bytes.size(); ++index) {
     text[2 * index] = kHexDigits[bytes[index] >> 4];
     text[2 * index + 1] = kHexDigits[bytes[index] & 0x0f];
   }
+}
+
+std::string to_hex(ByteSpan bytes) {
+  std::string text;
+  append_hex(text, bytes);
   return text;
 }
 

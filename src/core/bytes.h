@@ -27,6 +27,8 @@ inline ByteSpan as_bytes(std::string_view text) {
 
 // Lowercase hex.
 std::string to_hex(ByteSpan bytes);
+// The same, appended to `out` (no string per value where many are written).
+void append_hex(std::string& out, ByteSpan bytes);
 
 // Accepts upper or lower case; rejects odd length and non-hex characters.
 Result<Bytes> from_hex(std::string_view text);

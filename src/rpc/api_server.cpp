@@ -7,15 +7,20 @@
 #include <sstream>
 
 #include "rpc/json.h"
+#include "rpc/submission.h"
 
 namespace tally {
 namespace {
 
 using Json = nlohmann::json;
 
-void send_json(httplib::Response& response, int status, const Json& body) {
+void send_json_text(httplib::Response& response, int status, std::string body) {
   response.status = status;
-  response.set_content(body.dump(), "application/json");
+  response.set_content(std::move(body), "application/json");
+}
+
+void send_json(httplib::Response& response, int status, const Json& body) {
+  send_json_text(response, status, body.dump());
 }
 
 void send_error(httplib::Response& response, int status, const std::string& code,
@@ -25,12 +30,6 @@ void send_error(httplib::Response& response, int status, const std::string& code
 
 void send_unavailable(httplib::Response& response) {
   send_error(response, 503, "unavailable", "the node is busy or shutting down; retry");
-}
-
-int status_for(const Error& error) {
-  if (error.code == "mempool_full" || error.code == "too_many_pending")
-    return 503;
-  return 400;
 }
 
 }  // namespace
@@ -125,62 +124,28 @@ void ApiServer::install_routes() {
 
   server.Post("/v1/transactions", [&node](const httplib::Request& request,
                                           httplib::Response& response) {
-    Json body = Json::parse(request.body, nullptr, /*allow_exceptions=*/false);
-    if (body.is_discarded() || !body.is_object()) {
-      return send_error(response, 400, "invalid_json", "the body must be a JSON object");
-    }
-    Result<std::vector<Transaction>> transactions = parse_transactions(
-        body, node.config().rpc_max_batch_transactions, node.genesis().params.max_tx_bytes);
-    if (!transactions.ok())
-      return send_error(response, 400, transactions.error().code, transactions.error().message);
+    Result<Submission> submission = parse_submission(
+        request.body, node.config().rpc_max_batch_transactions, node.genesis().params.max_tx_bytes);
+    if (!submission.ok())
+      return send_error(response, 400, submission.error().code, submission.error().message);
+    const std::vector<Transaction>& transactions = submission->transactions;
     // Signatures are checked here, on the API's own thread, not on the node's event loop; only
     // successes are passed on (a bad one is refused by admission with the usual precedence).
-    std::vector<bool> signature_ok = node.verify_signatures(*transactions);
-    std::vector<Hash256> transaction_hashes;
-    transaction_hashes.reserve(transactions->size());
-    for (const Transaction& transaction : *transactions)
-      transaction_hashes.push_back(transaction.hash());
+    std::vector<bool> signature_ok = node.verify_signatures(transactions);
+    std::vector<Hash256> hashes = transaction_hashes(transactions);
     std::vector<Status> outcomes;
     if (!node.call([&] {
-          for (size_t index = 0; index < transactions->size(); ++index) {
+          for (size_t index = 0; index < transactions.size(); ++index) {
             if (signature_ok[index])
-              node.note_signature_verified(transaction_hashes[index]);
+              node.note_signature_verified(hashes[index]);
           }
           // One batch: what is admitted is gossiped in one message.
-          outcomes = node.submit_batch(*transactions, transaction_hashes);
+          outcomes = node.submit_batch(transactions, hashes);
         })) {
       return send_unavailable(response);
     }
-    bool single = body.contains("tx");
-    if (single && !outcomes[0].ok() && outcomes[0].error().code != "duplicate") {
-      return send_error(response, status_for(outcomes[0].error()), outcomes[0].error().code,
-                        outcomes[0].error().message);
-    }
-    Json results = Json::array();
-    Json hashes = Json::array();
-    size_t accepted = 0;
-    for (size_t index = 0; index < transactions->size(); ++index) {
-      std::string hash = transaction_hashes[index].hex();
-      hashes.push_back(hash);
-      const Status& outcome = outcomes[index];
-      // Re-sending a transaction the node already has is not an error: it is pending.
-      if (outcome.ok() || outcome.error().code == "duplicate") {
-        accepted++;
-        results.push_back({{"hash", hash}, {"accepted", true}});
-      } else {
-        results.push_back(
-            {{"hash", hash},
-             {"accepted", false},
-             {"error", {{"code", outcome.error().code}, {"message", outcome.error().message}}}});
-      }
-    }
-    if (accepted == 0 && !single) {
-      return send_json(
-          response, 400,
-          {{"error", {{"code", "all_rejected"}, {"message", "no transaction was accepted"}}},
-           {"results", results}});
-    }
-    send_json(response, 202, {{"hashes", hashes}, {"results", results}, {"accepted", accepted}});
+    HttpAnswer answer = submission_answer(submission->single, hashes, outcomes);
+    send_json_text(response, answer.status, std::move(answer.body));
   });
 
   server.Get(R"(/v1/transactions/([^/]+))", [&node](const httplib::Request& request,
@@ -197,21 +162,21 @@ void ApiServer::install_routes() {
     send_json(response, 200, transaction_status_json(*hash, status));
   });
 
-  server.Get("/v1/blocks/latest",
-             [&node](const httplib::Request& request, httplib::Response& response) {
-               // Only the read happens on the event loop; formatting happens on this thread.
-               std::optional<DecidedBlock> decided;
-               if (!node.call([&] {
-                     if (node.consensus_started() && node.engine().height() > 0)
-                       decided = node.storage().load_decided_block(node.engine().height());
-                   })) {
-                 return send_unavailable(response);
-               }
-               if (!decided)
-                 return send_error(response, 404, "not_found", "no block has been committed yet");
-               send_json(response, 200,
-                         block_json(*decided, request.get_param_value("transactions") == "hashes"));
-             });
+  server.Get(
+      "/v1/blocks/latest", [&node](const httplib::Request& request, httplib::Response& response) {
+        // Only the read happens on the event loop; formatting happens on this thread.
+        std::optional<DecidedBlock> decided;
+        if (!node.call([&] {
+              if (node.consensus_started() && node.engine().height() > 0)
+                decided = node.storage().load_decided_block(node.engine().height());
+            })) {
+          return send_unavailable(response);
+        }
+        if (!decided)
+          return send_error(response, 404, "not_found", "no block has been committed yet");
+        send_json_text(response, 200,
+                       block_text(*decided, request.get_param_value("transactions") == "hashes"));
+      });
 
   server.Get(R"(/v1/blocks/(\d{1,20}))", [&node](const httplib::Request& request,
                                                  httplib::Response& response) {
@@ -241,8 +206,8 @@ void ApiServer::install_routes() {
                         "block " + std::to_string(height) + " was discarded; the oldest kept is " +
                             std::to_string(oldest));
     }
-    send_json(response, 200,
-              block_json(*decided, request.get_param_value("transactions") == "hashes"));
+    send_json_text(response, 200,
+                   block_text(*decided, request.get_param_value("transactions") == "hashes"));
   });
 
   server.Get("/v1/validators", [&node](const httplib::Request&, httplib::Response& response) {

@@ -3,6 +3,10 @@
 // Amounts are strings of base units, addresses "tally1…", hashes and binary blobs hex.
 
 #include <nlohmann/json.hpp>
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
 
 #include "node/node.h"
 
@@ -13,18 +17,15 @@ nlohmann::json status_json(const Node& node);
 // inclusion or absence), the latest header and its commit.
 nlohmann::json account_json(Node& node, const Address& address, bool prove, bool& found);
 nlohmann::json transaction_status_json(const Hash256& hash, const TransactionStatus& status);
-// nullopt when the block was discarded.
-// With `hashes_only`, "transaction_hashes" (hex) replaces the full "transactions" list: what a
-// client that only tracks its own transactions needs, at a fraction of the size.
-nlohmann::json block_json(const DecidedBlock& decided, bool hashes_only);
+// A committed block as JSON text. With `hashes_only`, "transaction_hashes" (hex) replaces the full
+// "transactions" list: what a client that only tracks its own transactions needs, at a fraction
+// of the size. `transaction_hashes`, when given, are the block's transactions' hashes (REQUIRES:
+// transaction_hashes(decided.block.transactions)), so they are not computed again.
+std::string block_text(const DecidedBlock& decided, bool hashes_only,
+                       std::span<const Hash256> transaction_hashes = {});
 nlohmann::json validators_json(const Node& node);
 std::string metrics_text(const Node& node);
 
 nlohmann::json header_json(const BlockHeader& header);
-
-// {"tx": "<hex>"} or {"txs": ["<hex>", …]}; error codes "invalid_request", "invalid_hex",
-// "batch_too_large", "invalid_transaction".
-Result<std::vector<Transaction>> parse_transactions(const nlohmann::json& body, size_t max_batch,
-                                                    size_t max_transaction_bytes);
 
 }  // namespace tally
