@@ -73,11 +73,16 @@ std::optional<std::string> NodeApi::get_text(const std::string& path) {
 }
 
 std::pair<int, nlohmann::json> NodeApi::post(const std::string& path, const std::string& body) {
+  auto [status, text] = post_text(path, body);
+  nlohmann::json parsed = nlohmann::json::parse(text, nullptr, false);
+  return {status, parsed.is_discarded() ? nlohmann::json(nullptr) : parsed};
+}
+
+std::pair<int, std::string> NodeApi::post_text(const std::string& path, const std::string& body) {
   auto result = client_->Post(path, body, "application/json");
   if (!result)
-    return {0, nullptr};
-  nlohmann::json parsed = nlohmann::json::parse(result->body, nullptr, false);
-  return {result->status, parsed.is_discarded() ? nlohmann::json(nullptr) : parsed};
+    return {0, ""};
+  return {result->status, std::move(result->body)};
 }
 
 uint64_t NodeApi::height() {

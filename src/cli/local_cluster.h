@@ -49,6 +49,8 @@ class NodeApi {
   std::optional<std::string> get_text(const std::string& path);
   // The status and parsed body of a POST (status 0 when the node could not be reached).
   std::pair<int, nlohmann::json> post(const std::string& path, const std::string& body);
+  // The same with the body as text.
+  std::pair<int, std::string> post_text(const std::string& path, const std::string& body);
   // The committed height, 0 when unknown.
   uint64_t height();
   uint16_t port() const { return port_; }
