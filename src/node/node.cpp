@@ -38,7 +38,8 @@ Node::Node(NodeHome home, NodeConfig config, Genesis genesis)
     : home_(std::move(home)),
       config_(std::move(config)),
       genesis_(std::move(genesis)),
-      signals_(io_) {}
+      signals_(io_),
+      recent_(kMaxRecentTransactions) {}
 
 Node::~Node() {
   // No task may post back into, or read from, a node being destroyed.
@@ -416,22 +417,22 @@ Status Node::submit_without_drain(const Transaction& transaction, const Hash256&
     return make_error("syncing", "the node is still syncing; try another node");
   Status status = engine_->submit_transaction(transaction, hash, now_ms());
   if (status.ok()) {
-    remember(hash, TransactionStatus{TransactionStatus::Kind::pending, 0, {}});
+    recent_.remember_pending(hash);
   } else if (status.error().code != "duplicate") {
-    remember(hash, TransactionStatus{TransactionStatus::Kind::rejected, 0, status.error()});
+    recent_.remember_refused(hash, status.error());
   }
   return status;
 }
 
 TransactionStatus Node::transaction_status(const Hash256& hash) const {
-  auto found = recent_.find(hash);
-  if (found != recent_.end()) {
-    if (found->second.kind == TransactionStatus::Kind::pending && !mempool_->contains(hash)) {
+  TransactionStatus status = recent_.find(hash);
+  if (status.kind != TransactionStatus::Kind::unknown) {
+    if (status.kind == TransactionStatus::Kind::pending && !mempool_->contains(hash)) {
       // Left the pool without being committed here (replaced, evicted or no longer valid).
       return TransactionStatus{TransactionStatus::Kind::rejected, 0,
                                make_error("dropped", "no longer in the mempool and not committed")};
     }
-    return found->second;
+    return status;
   }
   if (mempool_->contains(hash))
     return TransactionStatus{TransactionStatus::Kind::pending, 0, {}};
@@ -440,17 +441,6 @@ TransactionStatus Node::transaction_status(const Hash256& hash) const {
 
 bool Node::syncing() const {
   return !consensus_started_ || highest_peer_height_ > engine_->height() + 2;
-}
-
-void Node::remember(const Hash256& hash, TransactionStatus status) {
-  auto [entry, inserted] = recent_.insert_or_assign(hash, std::move(status));
-  (void)entry;
-  if (inserted)
-    recent_order_.push_back(hash);
-  while (recent_order_.size() > kMaxRecentTransactions) {
-    recent_.erase(recent_order_.front());
-    recent_order_.pop_front();
-  }
 }
 
 void Node::on_peer_message(p2p::PeerId peer, Bytes bytes) {
@@ -480,10 +470,7 @@ void Node::on_peer_message(p2p::PeerId peer, Bytes bytes) {
   if (auto* announced = std::get_if<TransactionHashesMessage>(&*message)) {
     // Not asked for while being verified here or once committed (the engine knows the pending).
     std::erase_if(announced->hashes, [this](const Hash256& hash) {
-      auto outcome = recent_.find(hash);
-      return verifying_.contains(hash) ||
-             (outcome != recent_.end() &&
-              outcome->second.kind == TransactionStatus::Kind::committed);
+      return verifying_.contains(hash) || recent_.is_committed(hash);
     });
     if (announced->hashes.empty())
       return;
@@ -505,9 +492,7 @@ void Node::on_gossiped_transactions(p2p::PeerId peer, TransactionsMessage batch)
   std::vector<Hash256> known_valid_hashes;
   for (Transaction& transaction : batch.transactions) {
     Hash256 hash = transaction.hash();
-    auto outcome = recent_.find(hash);
-    bool committed =
-        outcome != recent_.end() && outcome->second.kind == TransactionStatus::Kind::committed;
+    bool committed = recent_.is_committed(hash);
     // (One refused here before, say for a nonce too far ahead, may be valid by now.)
     if (committed || mempool_->contains(hash) || verifying_.contains(hash))
       continue;
@@ -679,7 +664,7 @@ void Node::on_committed(const CommittedBlock& committed) {
   counters_.latency_sum_ms += counters_.last_commit_latency_ms;
   counters_.latency_count++;
   for (const Hash256& hash : committed.transaction_hashes)
-    remember(hash, TransactionStatus{TransactionStatus::Kind::committed, height, {}});
+    recent_.remember_committed(hash, height);
   if (!block.transactions.empty() || height % 100 == 0) {
     spdlog::info("committed height {} ({} transactions, round {}, root {})", height,
                  block.transactions.size(), decided.commit.round,

@@ -30,18 +30,12 @@
 #include "mempool/mempool.h"
 #include "node/config.h"
 #include "node/home.h"
+#include "node/recent_transactions.h"
 #include "p2p/transport.h"
 #include "storage/node_storage.h"
 #include "storage/snapshot.h"
 
 namespace tally {
-
-struct TransactionStatus {
-  enum class Kind { unknown, pending, committed, rejected };
-  Kind kind = Kind::unknown;
-  uint64_t height = 0;  // committed
-  Error reason;         // rejected
-};
 
 // A new node first asks its peers for snapshots; if one has a snapshot it downloads and checks it
 // (state sync) before starting consensus, then catches up by blocks.
@@ -141,7 +135,6 @@ class Node {
   void on_peer_message(p2p::PeerId peer, Bytes bytes);
   void on_gossiped_transactions(p2p::PeerId peer, TransactionsMessage batch);
   void on_committed(const CommittedBlock& committed);
-  void remember(const Hash256& hash, TransactionStatus status);
   // The pool's signature check on the event loop: timed, and shared with the worker pool.
   bool check_signature_on_loop(const Transaction& transaction, const Hash256& hash);
   // verify_signatures for a gossiped batch, taking outcomes the event loop found meanwhile.
@@ -173,9 +166,7 @@ class Node {
   std::list<asio::steady_timer> timers_;
   NodeCounters counters_;
   uint64_t highest_peer_height_ = 0;
-  // Outcomes of recent transactions, bounded: oldest forgotten first.
-  absl::flat_hash_map<Hash256, TransactionStatus, FixedBytesHasher<32>> recent_;
-  std::deque<Hash256> recent_order_;
+  RecentTransactions recent_;
   bool stopping_ = false;
   bool consensus_started_ = false;
 
