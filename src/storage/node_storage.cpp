@@ -233,18 +233,25 @@ Result<std::unique_ptr<NodeStorage>> NodeStorage::open(const fs::path& data_dire
   // Compression costs validators CPU on every flush and compaction. The small column families
   // hold short-lived values (the consensus state is rewritten at every step): never compressed.
   // Blocks and accounts are compressed only in the bottommost level, where data stays.
+  // Table blocks are checksummed with XXH3: Debian builds RocksDB portable, so CRC32C (the
+  // default) runs its table-driven fallback, on every flush, compaction and read. Each file
+  // records its checksum type, so files written before stay readable.
+  rocksdb::BlockBasedTableOptions table;
+  table.checksum = rocksdb::kXXH3;
   rocksdb::ColumnFamilyOptions small_options;
   small_options.write_buffer_size = 4 << 20;
   small_options.compression = rocksdb::kNoCompression;
+  small_options.table_factory.reset(rocksdb::NewBlockBasedTableFactory(table));
   rocksdb::ColumnFamilyOptions blocks_options;
   blocks_options.write_buffer_size = 32 << 20;
   blocks_options.compression = rocksdb::kNoCompression;
   blocks_options.bottommost_compression = rocksdb::kSnappyCompression;
+  blocks_options.table_factory.reset(rocksdb::NewBlockBasedTableFactory(table));
   rocksdb::ColumnFamilyOptions accounts_options;
   accounts_options.write_buffer_size = 64 << 20;
   accounts_options.compression = rocksdb::kNoCompression;
   accounts_options.bottommost_compression = rocksdb::kSnappyCompression;
-  rocksdb::BlockBasedTableOptions accounts_table;
+  rocksdb::BlockBasedTableOptions accounts_table = table;
   accounts_table.filter_policy.reset(rocksdb::NewBloomFilterPolicy(10));
   accounts_options.table_factory.reset(rocksdb::NewBlockBasedTableFactory(accounts_table));
 
