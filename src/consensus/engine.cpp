@@ -90,7 +90,7 @@ Status Engine::start(uint64_t now_ms) {
       const Block& block = decided->block;
       Result<PendingBlock> pending = state_->execute_block(height, block.header.proposer,
                                                            block.transactions, pool_.verifier());
-      if (!pending.ok() || pending->outcome.state_root != block.header.state_root) {
+      if (!pending.ok() || pending->outcome().state_root != block.header.state_root) {
         return make_error("storage_corrupt",
                           "stored block " + std::to_string(height) + " does not replay cleanly");
       }
@@ -295,11 +295,11 @@ void Engine::handle_decision(const DecidedBlock& decided, uint64_t now_ms) {
     TALLY_ASSERT_MSG(result.ok(), "a decided block does not apply to the state");
     pending = std::move(result).value();
   }
-  TALLY_ASSERT_MSG(pending->outcome.state_root == block.header.state_root,
+  TALLY_ASSERT_MSG(pending->outcome().state_root == block.header.state_root,
                    "a decided block's state root does not match the state");
 
   // The commit point: durable before the state moves on.
-  Status saved = storage_.save_decided_block_and_accounts(decided, pending->changes);
+  Status saved = storage_.save_decided_block_and_accounts(decided, pending->changes());
   TALLY_ASSERT_MSG(saved.ok(), "cannot persist a decided block; refusing to continue");
   state_->commit_block(std::move(*pending));
   executed_.clear();
@@ -396,7 +396,7 @@ void Engine::answer_build_request(const BuildRequest& request, uint64_t now_ms) 
                                     pool_.verifier());
     TALLY_ASSERT(pending.ok());
   }
-  header.state_root = pending->outcome.state_root;
+  header.state_root = pending->outcome().state_root;
   header.transactions_root = merkle_root(hashes);
   header.last_commit_hash = block.last_commit.hash();
   header.evidence_hash = evidence_root(block.evidence);
@@ -447,7 +447,7 @@ Status Engine::check_block(const Block& block, uint64_t now_ms) {
   Hash256 block_hash = block.hash();
   auto executed = executed_.find(block_hash);
   if (executed != executed_.end()) {
-    if (executed->second.pending.outcome.state_root != header.state_root) {
+    if (executed->second.pending.outcome().state_root != header.state_root) {
       return invalid_block("wrong state root");
     }
     return Status::success();
@@ -456,7 +456,7 @@ Status Engine::check_block(const Block& block, uint64_t now_ms) {
       header.height, header.proposer, block.transactions, pool_.verifier(), hashes);
   if (!pending.ok())
     return pending.error();
-  if (pending->outcome.state_root != header.state_root)
+  if (pending->outcome().state_root != header.state_root)
     return invalid_block("wrong state root");
   executed_.insert_or_assign(block_hash,
                              ExecutedBlock{std::move(pending).value(), std::move(hashes)});

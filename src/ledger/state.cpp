@@ -13,6 +13,16 @@ Error invalid_signature() {
   return make_error("invalid_signature", "the signature does not match the sender's key");
 }
 
+// The state tree entries of changed accounts: (tree key, value hash) each.
+std::vector<std::pair<Hash256, Hash256>> tree_updates(
+    const std::vector<std::pair<Address, Account>>& changes) {
+  std::vector<std::pair<Hash256, Hash256>> updates;
+  updates.reserve(changes.size());
+  for (const auto& [address, changed] : changes)
+    updates.emplace_back(account_tree_key(address), account_value_hash(changed));
+  return updates;
+}
+
 }  // namespace
 
 bool DirectSignatureVerifier::is_valid(const Transaction& transaction,
@@ -221,8 +231,8 @@ Result<PendingBlock> State::execute_changes(uint64_t height, const Address& prop
 
   StateOverlay overlay(*this);
   PendingBlock pending;
-  pending.height = height;
-  BlockOutcome& outcome = pending.outcome;
+  pending.height_ = height;
+  BlockOutcome& outcome = pending.outcome_;
   for (size_t index = 0; index < transactions.size(); ++index) {
     const Transaction& transaction = transactions[index];
     // Same order as validate(): the rules first, the signature last.
@@ -247,16 +257,16 @@ Result<PendingBlock> State::execute_changes(uint64_t height, const Address& prop
       outcome.accounts_created += 1;
   }
 
-  pending.changes.assign(overlay.changes().begin(), overlay.changes().end());
-  std::sort(pending.changes.begin(), pending.changes.end(),
+  pending.changes_.assign(overlay.changes().begin(), overlay.changes().end());
+  std::sort(pending.changes_.begin(), pending.changes_.end(),
             [](const auto& left, const auto& right) { return left.first < right.first; });
 
   // Conservation of supply, checked on the accounts the block touched: nothing is minted or
   // burned, value only moves. 128-bit sums cannot overflow.
   unsigned __int128 before = 0;
   unsigned __int128 after = 0;
-  outcome.touched.reserve(pending.changes.size());
-  for (const auto& [address, changed] : pending.changes) {
+  outcome.touched.reserve(pending.changes_.size());
+  for (const auto& [address, changed] : pending.changes_) {
     std::optional<Account> previous = account(address);
     if (previous) {
       before += previous->balance.units;
@@ -278,30 +288,27 @@ Result<PendingBlock> State::execute_block(uint64_t height, const Address& propos
   if (!pending.ok())
     return pending;
   TALLY_ASSERT_MSG(tree_.is_clean(), "the state tree must be clean between commits");
-  std::vector<std::pair<Hash256, Hash256>> updates;
-  updates.reserve(pending->changes.size());
-  for (const auto& [address, changed] : pending->changes) {
-    updates.emplace_back(account_tree_key(address), account_value_hash(changed));
-  }
-  pending->outcome.state_root = tree_.root_after(updates, &pending->tree_hashes);
+  pending->outcome_.state_root =
+      tree_.root_after(tree_updates(pending->changes_), &pending->tree_hashes_);
   return pending;
 }
 
 Hash256 State::write_changes(const PendingBlock& pending) {
-  TALLY_ASSERT_MSG(pending.height == height_ + 1, "a pending block must extend the current height");
-  std::vector<std::pair<Hash256, Hash256>> updates;
-  updates.reserve(pending.changes.size());
-  for (const auto& [address, changed] : pending.changes) {
+  TALLY_ASSERT_MSG(pending.height_ == height_ + 1,
+                   "a pending block must extend the current height");
+  for (const auto& [address, changed] : pending.changes_)
     accounts_[address] = changed;
-    updates.emplace_back(account_tree_key(address), account_value_hash(changed));
-  }
-  height_ = pending.height;
-  return tree_.apply(updates, pending.tree_hashes);  // Leaves the tree clean (see tree_).
+  height_ = pending.height_;
+  // Leaves the tree clean (see tree_). The updates execute_block recorded are those of exactly
+  // these changes: a PendingBlock cannot be altered outside State.
+  if (pending.tree_hashes_.tree_version != 0)
+    return tree_.apply_recorded(pending.tree_hashes_);
+  return tree_.apply(tree_updates(pending.changes_), pending.tree_hashes_);
 }
 
 void State::commit_block(PendingBlock pending) {
   const Hash256 root = write_changes(pending);
-  TALLY_ASSERT_MSG(root == pending.outcome.state_root,
+  TALLY_ASSERT_MSG(root == pending.outcome_.state_root,
                    "a committed block gave another state root than its execution predicted "
                    "(the state or the pending block changed in between)");
 }
@@ -314,8 +321,8 @@ Result<BlockOutcome> State::apply_block(uint64_t height, const Address& proposer
   Result<PendingBlock> pending = execute_changes(height, proposer, transactions, verifier, {});
   if (!pending.ok())
     return pending.error();
-  pending->outcome.state_root = write_changes(*pending);
-  return std::move(pending->outcome);
+  pending->outcome_.state_root = write_changes(*pending);
+  return std::move(pending->outcome_);
 }
 
 Hash256 State::state_root() const {

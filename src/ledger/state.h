@@ -105,13 +105,26 @@ struct BlockOutcome {
   std::vector<Address> touched;
 };
 
-// A block executed against the state but not yet committed.
-struct PendingBlock {
-  uint64_t height = 0;
-  std::vector<std::pair<Address, Account>> changes;  // sorted by address
-  BlockOutcome outcome;                              // outcome.state_root = root after the block
-  // The tree hashes execute_block computed, so commit_block does not compute them again.
-  TreeHashes tree_hashes;
+// A block executed against the state but not yet committed: what State::execute_block gives and
+// State::commit_block takes. Read-only to everyone else, so the accounts commit_block writes are
+// exactly those whose tree updates execute_block computed (it writes both without recomputing).
+class PendingBlock {
+ public:
+  uint64_t height() const { return height_; }
+  // Every changed account, sorted by address.
+  const std::vector<std::pair<Address, Account>>& changes() const { return changes_; }
+  // outcome().state_root is the root after the block.
+  const BlockOutcome& outcome() const { return outcome_; }
+
+ private:
+  friend class State;
+  uint64_t height_ = 0;
+  std::vector<std::pair<Address, Account>> changes_;
+  BlockOutcome outcome_;
+  // The tree updates of the changes (key and value hashes) and the hashes they give, as
+  // execute_block computed them, so commit_block computes neither again. Empty after
+  // execute_changes alone (apply_block).
+  TreeHashes tree_hashes_;
 };
 
 class State {

@@ -589,12 +589,27 @@ Hash256 StateTree::root_after(std::span<const Entry> updates, TreeHashes* comput
 }
 
 Hash256 StateTree::apply(std::span<const Entry> updates, const TreeHashes& computed) {
-  Impl& tree = *impl_;
-  std::vector<Entry> sorted = sorted_distinct(updates);
+  const std::vector<Entry> sorted = sorted_distinct(updates);
   // Computed against exactly this tree and these updates, the recorded hashes are the hashes
   // those nodes have once the updates are set.
-  const bool reusable = computed.tree_version != 0 && computed.tree_version == tree.version &&
+  const bool reusable = computed.tree_version != 0 && computed.tree_version == impl_->version &&
                         computed.updates == sorted;
+  return apply_sorted(sorted, computed, reusable);
+}
+
+Hash256 StateTree::apply_recorded(const TreeHashes& computed) {
+  TALLY_ASSERT_MSG(computed.tree_version != 0, "no updates were recorded");
+  TALLY_ASSERT_MSG(std::adjacent_find(computed.updates.begin(), computed.updates.end(),
+                                      [](const Entry& left, const Entry& right) {
+                                        return !(left.first < right.first);
+                                      }) == computed.updates.end(),
+                   "recorded updates must be sorted and distinct");
+  return apply_sorted(computed.updates, computed, computed.tree_version == impl_->version);
+}
+
+Hash256 StateTree::apply_sorted(std::span<const Entry> sorted, const TreeHashes& computed,
+                                bool reusable) {
+  Impl& tree = *impl_;
   if (reusable && !computed.adds_keys && is_clean())
     return tree.write_value_changes(sorted, computed.nodes);
   for (const Entry& entry : sorted)

@@ -102,12 +102,20 @@ class StateTree {
   // nodes are written without walking the tree at all); otherwise it is ignored. Either way the
   // root is the same.
   Hash256 apply(std::span<const std::pair<Hash256, Hash256>> updates, const TreeHashes& computed);
+  // apply(computed.updates, computed), without sorting them again: for the updates root_after
+  // recorded (REQUIRES: `computed` came from root_after, on this tree in any version).
+  Hash256 apply_recorded(const TreeHashes& computed);
 
   // Proof for `key` against the current root; reads cached hashes on a clean tree and computes
   // (without caching) on a dirty one.
   TreeProof prove(const Hash256& key) const;
 
  private:
+  // apply() for distinct updates sorted by key; `reusable`: `computed` holds their hashes on
+  // this tree as it is.
+  Hash256 apply_sorted(std::span<const std::pair<Hash256, Hash256>> sorted,
+                       const TreeHashes& computed, bool reusable);
+
   struct Impl;
   std::unique_ptr<Impl> impl_;
 };

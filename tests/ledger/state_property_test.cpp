@@ -204,10 +204,10 @@ RC_GTEST_PROP(StateProperty, RandomBlocksMatchReferenceModelAndConserveSupply, (
     if (outcome.ok()) {
       model = next;
       RC_ASSERT(outcome->state_root == state.state_root());
-      RC_ASSERT(pending->outcome.state_root == outcome->state_root);
-      RC_ASSERT(pending->outcome.touched == outcome->touched);
-      RC_ASSERT(pending->outcome.fees_collected == outcome->fees_collected);
-      RC_ASSERT(pending->outcome.accounts_created == outcome->accounts_created);
+      RC_ASSERT(pending->outcome().state_root == outcome->state_root);
+      RC_ASSERT(pending->outcome().touched == outcome->touched);
+      RC_ASSERT(pending->outcome().fees_collected == outcome->fees_collected);
+      RC_ASSERT(pending->outcome().accounts_created == outcome->accounts_created);
       twin.commit_block(std::move(*pending));
       RC_ASSERT(twin.state_root() == outcome->state_root);
     } else {

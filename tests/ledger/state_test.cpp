@@ -299,17 +299,17 @@ TEST_F(StateTest, ExecuteBlockLeavesTheStateUnchanged) {
   EXPECT_EQ(state_.account_count(), 4u);
   EXPECT_TRUE(state_.validate(block[0]).ok());  // Its nonce is still free.
 
-  EXPECT_EQ(pending->height, 1u);
-  EXPECT_NE(pending->outcome.state_root, root);
-  EXPECT_EQ(pending->outcome.fees_collected.units, 3 * kFee);
-  EXPECT_EQ(pending->outcome.accounts_created, 1u);
+  EXPECT_EQ(pending->height(), 1u);
+  EXPECT_NE(pending->outcome().state_root, root);
+  EXPECT_EQ(pending->outcome().fees_collected.units, 3 * kFee);
+  EXPECT_EQ(pending->outcome().accounts_created, 1u);
   // Sender 0, recipient 1, the new account 42 and the proposer, in address order.
-  ASSERT_EQ(pending->changes.size(), 4u);
-  ASSERT_EQ(pending->outcome.touched.size(), 4u);
-  for (size_t index = 0; index < pending->changes.size(); ++index) {
-    EXPECT_EQ(pending->changes[index].first, pending->outcome.touched[index]);
+  ASSERT_EQ(pending->changes().size(), 4u);
+  ASSERT_EQ(pending->outcome().touched.size(), 4u);
+  for (size_t index = 0; index < pending->changes().size(); ++index) {
+    EXPECT_EQ(pending->changes()[index].first, pending->outcome().touched[index]);
     if (index > 0) {
-      EXPECT_LT(pending->changes[index - 1].first, pending->changes[index].first);
+      EXPECT_LT(pending->changes()[index - 1].first, pending->changes()[index].first);
     }
   }
 }
@@ -317,8 +317,8 @@ TEST_F(StateTest, ExecuteBlockLeavesTheStateUnchanged) {
 TEST_F(StateTest, CommitBlockReachesThePredictedRoot) {
   Result<PendingBlock> pending = state_.execute_block(1, proposer(), sample_block(), verifier_);
   ASSERT_TRUE(pending.ok()) << pending.error().message;
-  const Hash256 predicted = pending->outcome.state_root;
-  const std::vector<std::pair<Address, Account>> changes = pending->changes;
+  const Hash256 predicted = pending->outcome().state_root;
+  const std::vector<std::pair<Address, Account>> changes = pending->changes();
   state_.commit_block(std::move(*pending));
 
   EXPECT_EQ(state_.state_root(), predicted);
@@ -336,7 +336,7 @@ TEST_F(StateTest, CommitBlockReachesThePredictedRoot) {
   Result<PendingBlock> next = state_.execute_block(
       2, proposer(), std::vector{signed_transfer(0, address_for(1), 1, kFee, 2)}, verifier_);
   ASSERT_TRUE(next.ok()) << next.error().message;
-  const Hash256 next_root = next->outcome.state_root;
+  const Hash256 next_root = next->outcome().state_root;
   state_.commit_block(std::move(*next));
   EXPECT_EQ(state_.state_root(), next_root);
   EXPECT_EQ(state_.height(), 2u);
@@ -350,10 +350,10 @@ TEST_F(StateTest, ExecuteThenCommitMatchesApplyBlock) {
 
   Result<PendingBlock> pending = state_.execute_block(1, proposer(), block, verifier_);
   ASSERT_TRUE(pending.ok()) << pending.error().message;
-  EXPECT_EQ(pending->outcome.state_root, outcome->state_root);
-  EXPECT_EQ(pending->outcome.fees_collected, outcome->fees_collected);
-  EXPECT_EQ(pending->outcome.accounts_created, outcome->accounts_created);
-  EXPECT_EQ(pending->outcome.touched, outcome->touched);
+  EXPECT_EQ(pending->outcome().state_root, outcome->state_root);
+  EXPECT_EQ(pending->outcome().fees_collected, outcome->fees_collected);
+  EXPECT_EQ(pending->outcome().accounts_created, outcome->accounts_created);
+  EXPECT_EQ(pending->outcome().touched, outcome->touched);
   state_.commit_block(std::move(*pending));
   EXPECT_EQ(state_.state_root(), applied.state_root());
   EXPECT_EQ(state_.sorted_accounts(), applied.sorted_accounts());
@@ -363,8 +363,8 @@ TEST_F(StateTest, EmptyBlockExecutesToTheCurrentRoot) {
   const Hash256 root = state_.state_root();
   Result<PendingBlock> pending = state_.execute_block(1, proposer(), {}, verifier_);
   ASSERT_TRUE(pending.ok());
-  EXPECT_EQ(pending->outcome.state_root, root);
-  EXPECT_TRUE(pending->changes.empty());
+  EXPECT_EQ(pending->outcome().state_root, root);
+  EXPECT_TRUE(pending->changes().empty());
   state_.commit_block(std::move(*pending));
   EXPECT_EQ(state_.height(), 1u);
   EXPECT_EQ(state_.state_root(), root);
@@ -425,12 +425,6 @@ TEST_F(StateTest, CommittingAStalePendingBlockAborts) {
   ASSERT_TRUE(rival.ok());
   state_.commit_block(std::move(*rival));
   EXPECT_DEATH(state_.commit_block(*first), "must extend the current height");
-
-  // Changes that do not give the predicted root (here: tampered with) are caught after writing.
-  Result<PendingBlock> next = state_.execute_block(2, proposer(), {}, verifier_);
-  ASSERT_TRUE(next.ok());
-  next->changes.push_back({address_for(0), Account{}});
-  EXPECT_DEATH(state_.commit_block(*next), "another state root than its execution predicted");
 }
 
 }  // namespace

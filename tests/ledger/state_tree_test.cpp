@@ -359,6 +359,52 @@ TEST(StateTreeApply, IgnoresHashesComputedOnAnotherTree) {
   EXPECT_EQ(second.tree.apply(second.batch, computed), second.honest_root);
 }
 
+// apply_recorded(): the updates root_after recorded, applied without being given again.
+
+TEST(StateTreeApplyRecorded, AppliesTheRecordedUpdatesAndReusesTheirHashes) {
+  for (bool adds_keys : {true, false}) {
+    AppliedBatch setup = tree_and_batch();
+    if (!adds_keys) {
+      setup.batch.resize(20);
+      setup.honest_root = root_with(setup.entries, setup.batch);
+    }
+    TreeHashes computed;
+    EXPECT_EQ(setup.tree.root_after(setup.batch, &computed), setup.honest_root);
+    EXPECT_EQ(computed.adds_keys, adds_keys);
+    EXPECT_EQ(setup.tree.apply_recorded(computed), setup.honest_root);
+    EXPECT_TRUE(setup.tree.is_clean());
+    for (const auto& [key, value_hash] : setup.batch)
+      EXPECT_EQ(setup.tree.get(key), std::optional<Hash256>(value_hash));
+
+    AppliedBatch tampered = tree_and_batch();
+    if (!adds_keys)
+      tampered.batch.resize(20);
+    (void)tampered.tree.root_after(tampered.batch, &computed);
+    tamper_with_root(computed);
+    EXPECT_EQ(tampered.tree.apply_recorded(computed), value(-1));  // reused, not hashed again
+  }
+}
+
+TEST(StateTreeApplyRecorded, HashesAgainWhenTheTreeChangedSince) {
+  AppliedBatch setup = tree_and_batch();
+  TreeHashes computed;
+  (void)setup.tree.root_after(setup.batch, &computed);
+  tamper_with_root(computed);
+  const Update other{pseudo_random_key(5000), value(5000)};
+  setup.tree.set(other.first, other.second);
+  setup.entries.push_back(other);
+  EXPECT_EQ(setup.tree.apply_recorded(computed), root_with(setup.entries, setup.batch));
+}
+
+TEST(StateTreeApplyRecordedDeathTest, RefusesWhatRootAfterDidNotRecord) {
+  StateTree tree;
+  EXPECT_DEATH((void)tree.apply_recorded(TreeHashes{}), "no updates were recorded");
+  TreeHashes unsorted;
+  unsorted.tree_version = 1;
+  unsorted.updates = {{pseudo_random_key(2), value(2)}, {pseudo_random_key(2), value(3)}};
+  EXPECT_DEATH((void)tree.apply_recorded(unsorted), "sorted and distinct");
+}
+
 TEST(StateTreeRootAfter, OnAnEmptyTree) {
   StateTree tree;
   EXPECT_TRUE(tree.root_after({}).is_zero());

@@ -106,7 +106,7 @@ int main(int argc, char** argv) {
     if (!saved.ok())
       return fail("replica state", saved.error());
 
-    saved = storage.save_decided_block_and_accounts(built.decided, built.pending.changes);
+    saved = storage.save_decided_block_and_accounts(built.decided, built.pending.changes());
     if (!saved.ok())
       return fail("block", saved.error());
     acknowledge(height);

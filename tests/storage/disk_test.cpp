@@ -28,7 +28,7 @@ TEST(DiskTest, DiscardedHistoryIsReclaimed) {
     while (chain.height() < height) {
       BuiltBlock built = chain.next();
       ASSERT_TRUE(
-          storage->save_decided_block_and_accounts(built.decided, built.pending.changes).ok());
+          storage->save_decided_block_and_accounts(built.decided, built.pending.changes()).ok());
       chain.commit(std::move(built));
     }
   };

@@ -157,7 +157,7 @@ TEST(EngineRestartTest, StartsOnAnImportedSnapshot) {
     while (chain.height() < 23) {
       BuiltBlock built = chain.next();
       ASSERT_TRUE(
-          source->save_decided_block_and_accounts(built.decided, built.pending.changes).ok());
+          source->save_decided_block_and_accounts(built.decided, built.pending.changes()).ok());
       chain.commit(std::move(built));
       if (chain.height() == 20)
         root_at_20 = chain.state().state_root();

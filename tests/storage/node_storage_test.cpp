@@ -27,7 +27,7 @@ std::unique_ptr<NodeStorage> open_store(const fs::path& directory, const Genesis
 void commit_blocks(NodeStorage& storage, ChainBuilder& chain, uint64_t count) {
   for (uint64_t index = 0; index < count; ++index) {
     BuiltBlock built = chain.next();
-    Status saved = storage.save_decided_block_and_accounts(built.decided, built.pending.changes);
+    Status saved = storage.save_decided_block_and_accounts(built.decided, built.pending.changes());
     ASSERT_TRUE(saved.ok()) << saved.error().message;
     chain.commit(std::move(built));
   }
@@ -132,7 +132,7 @@ TEST(NodeStorageTest, SavesAndLoadsBlocksAndAccounts) {
       BuiltBlock built = chain.next();
       blocks.push_back(built.decided);
       ASSERT_TRUE(
-          storage->save_decided_block_and_accounts(built.decided, built.pending.changes).ok());
+          storage->save_decided_block_and_accounts(built.decided, built.pending.changes()).ok());
       chain.commit(std::move(built));
     }
     EXPECT_EQ(storage->last_decided_height(), 12u);
@@ -165,14 +165,14 @@ TEST(NodeStorageTest, RefusesBlocksOutOfOrder) {
   BuiltBlock first = chain.next();
   chain.commit(std::move(first));
   BuiltBlock second = chain.next();
-  Status saved = storage->save_decided_block_and_accounts(second.decided, second.pending.changes);
+  Status saved = storage->save_decided_block_and_accounts(second.decided, second.pending.changes());
   ASSERT_FALSE(saved.ok());
   EXPECT_EQ(saved.error().code, "invalid_height");
 
   ChainBuilder fresh(genesis);
   BuiltBlock block = fresh.next();
   block.decided.commit.block_hash = Hash256{};
-  saved = storage->save_decided_block_and_accounts(block.decided, block.pending.changes);
+  saved = storage->save_decided_block_and_accounts(block.decided, block.pending.changes());
   ASSERT_FALSE(saved.ok());
   EXPECT_EQ(storage->last_decided_height(), 0u);
 }

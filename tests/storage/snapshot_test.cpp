@@ -35,7 +35,7 @@ class SnapshotTest : public ::testing::Test {
     while (chain_.height() < height) {
       BuiltBlock built = chain_.next();
       ASSERT_TRUE(
-          storage_->save_decided_block_and_accounts(built.decided, built.pending.changes).ok());
+          storage_->save_decided_block_and_accounts(built.decided, built.pending.changes()).ok());
       uint64_t built_height = built.decided.block.header.height;
       chain_.commit(std::move(built));
       roots_[built_height] = chain_.state().state_root();
@@ -272,7 +272,8 @@ TEST_F(SnapshotTest, ImportIntoAFreshStore) {
   ChainBuilder continued(genesis_, std::move(state), manifest.decided, ChainShape{6, 4});
   for (int index = 0; index < 15; ++index) {
     BuiltBlock built = continued.next();
-    ASSERT_TRUE(fresh->save_decided_block_and_accounts(built.decided, built.pending.changes).ok());
+    ASSERT_TRUE(
+        fresh->save_decided_block_and_accounts(built.decided, built.pending.changes()).ok());
     continued.commit(std::move(built));
   }
   EXPECT_EQ(fresh->oldest_retained_height(), 35u);

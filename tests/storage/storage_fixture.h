@@ -115,7 +115,7 @@ class ChainBuilder {
         state_.execute_block(height, header.proposer, transactions, verifier_);
     TALLY_ASSERT_MSG(pending.ok(), "the synthetic chain built an invalid block");
     block.transactions = std::move(transactions);
-    header.state_root = pending->outcome.state_root;
+    header.state_root = pending->outcome().state_root;
     header.transactions_root = transactions_root(block.transactions);
     header.last_commit_hash = block.last_commit.hash();
     header.evidence_hash = evidence_root(block.evidence);
