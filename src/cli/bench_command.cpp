@@ -61,7 +61,10 @@ struct VerifyRates {
   size_t threads = 0;
 };
 
-// Ed25519 verification of real transactions, as nodes do it: one core, then every core.
+// Ed25519 verification of real transactions, as nodes do it: one core, then every core, three
+// times each, keeping the best. The bound is what the hardware can do; a shared host only ever
+// slows a measurement down (one slow all-core phase once put the bound 25% low, which made the
+// network look closer to it than it was).
 VerifyRates measure_verify_rates() {
   SecretKey key = SecretKey::generate();
   Transfer transfer;
@@ -85,7 +88,7 @@ VerifyRates measure_verify_rates() {
     auto started = BenchClock::now();
     for (size_t index = 0; index < threads; ++index)
       workers.emplace_back([&, index] { counts[index] = count_for(stop); });
-    std::this_thread::sleep_for(std::chrono::milliseconds(1500));
+    std::this_thread::sleep_for(std::chrono::milliseconds(1000));
     stop = true;
     for (std::thread& worker : workers)
       worker.join();
@@ -97,8 +100,10 @@ VerifyRates measure_verify_rates() {
   };
   VerifyRates rates;
   rates.threads = std::max(1u, std::thread::hardware_concurrency());
-  rates.single_core_per_second = measure(1);
-  rates.all_cores_per_second = measure(rates.threads);
+  for (int attempt = 0; attempt < 3; ++attempt) {
+    rates.single_core_per_second = std::max(rates.single_core_per_second, measure(1));
+    rates.all_cores_per_second = std::max(rates.all_cores_per_second, measure(rates.threads));
+  }
   return rates;
 }
 
