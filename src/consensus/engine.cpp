@@ -257,10 +257,9 @@ void Engine::process_replica_output(uint64_t now_ms) {
     }
     for (const TimeoutRequest& timeout : out.timeouts)
       schedule_timer(timeout, now_ms);
-    for (const Block& block : out.validation_requests) {
-      Hash256 block_hash = block.hash();
-      Status valid = check_block(block, now_ms);
-      replica_.on_block_validated(block_hash, valid.ok());
+    for (const ValidationRequest& request : out.validation_requests) {
+      Status valid = check_block(request.block, request.transaction_hashes, now_ms);
+      replica_.on_block_validated(request.block.hash(), valid.ok());
     }
     if (out.build_request)
       answer_build_request(*out.build_request, now_ms);
@@ -405,7 +404,7 @@ void Engine::answer_build_request(const BuildRequest& request, uint64_t now_ms) 
   replica_.on_block_built(request.height, request.round, std::move(block));
 }
 
-Status Engine::check_block(const Block& block, uint64_t now_ms) {
+Status Engine::check_block(const Block& block, std::span<const Hash256> hashes, uint64_t now_ms) {
   const BlockHeader& header = block.header;
   uint64_t expected_height = height() + 1;
   if (header.chain_id != genesis_.chain_id)
@@ -429,7 +428,7 @@ Status Engine::check_block(const Block& block, uint64_t now_ms) {
   }
   if (!validators_.index_of(header.proposer))
     return invalid_block("the proposer is not a validator");
-  std::vector<Hash256> hashes = transaction_hashes(block.transactions);
+  TALLY_ASSERT(hashes.size() == block.transactions.size());
   TALLY_TRY(block.check_body_matches_header(hashes));
   if (last_decided_) {
     TALLY_TRY(verify_commit(validators_, last_decided_->block.header, block.last_commit, checker_));
@@ -459,7 +458,8 @@ Status Engine::check_block(const Block& block, uint64_t now_ms) {
   if (pending->outcome().state_root != header.state_root)
     return invalid_block("wrong state root");
   executed_.insert_or_assign(block_hash,
-                             ExecutedBlock{std::move(pending).value(), std::move(hashes)});
+                             ExecutedBlock{std::move(pending).value(),
+                                           std::vector<Hash256>(hashes.begin(), hashes.end())});
   return Status::success();
 }
 

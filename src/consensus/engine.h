@@ -173,7 +173,8 @@ class Engine {
   // Whether there is something to propose: evidence, or a transaction valid next.
   bool ready_to_propose();
   void answer_build_request(const BuildRequest& request, uint64_t now_ms);
-  Status check_block(const Block& block, uint64_t now_ms);
+  // `hashes` are transaction_hashes(block.transactions), from the replica.
+  Status check_block(const Block& block, std::span<const Hash256> hashes, uint64_t now_ms);
   Status validate_evidence(const DuplicateVoteEvidence& evidence) const;
   void add_evidence(const DuplicateVoteEvidence& evidence);
   void on_status(PeerId from, const StatusMessage& status, uint64_t now_ms);

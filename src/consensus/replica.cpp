@@ -187,11 +187,14 @@ void Replica::note_participant(RoundState& state, size_t validator_index) {
   }
 }
 
-void Replica::remember_block(const Block& block) {
+void Replica::remember_block(const Block& block, std::vector<Hash256> hashes) {
   Hash256 hash = block.hash();
   if (blocks_.count(hash) != 0 || blocks_.size() >= kMaxBlocksPerHeight)
     return;
-  blocks_.emplace(hash, block);
+  if (hashes.empty())
+    hashes = transaction_hashes(block.transactions);
+  TALLY_ASSERT(hashes.size() == block.transactions.size());
+  blocks_.emplace(hash, KnownBlock{block, std::move(hashes)});
 }
 
 Replica::Validity Replica::validity_of(const Hash256& block_hash) {
@@ -202,7 +205,8 @@ Replica::Validity Replica::validity_of(const Hash256& block_hash) {
   if (block == blocks_.end())
     return Validity::pending;  // not even received yet
   validity_.emplace(block_hash, Validity::pending);
-  output_.validation_requests.push_back(block->second);
+  output_.validation_requests.push_back(
+      ValidationRequest{block->second.block, block->second.transaction_hashes});
   return Validity::pending;
 }
 
@@ -230,12 +234,13 @@ void Replica::handle_proposal(const Proposal& proposal) {
   const Address& proposer = validators().at(proposer_index).address;
   if (!proposal.verify(chain_id_, checker_, proposer))
     return;
-  if (!proposal.block.check_body_matches_header().ok())
+  std::vector<Hash256> hashes = transaction_hashes(proposal.block.transactions);
+  if (!proposal.block.check_body_matches_header(hashes).ok())
     return;
 
   RoundState& state = round_state(proposal.round);
   note_participant(state, proposer_index);
-  remember_block(proposal.block);
+  remember_block(proposal.block, std::move(hashes));
   // A second, different proposal from the same proposer is an equivocation: the first one
   // stays the round's proposal, the block is kept in case the network decides it.
   if (!state.proposal)
@@ -636,7 +641,7 @@ bool Replica::rule_decide() {
         continue;  // gossip or catch-up will bring it
       if (validity_of(block_hash) != Validity::valid)
         continue;
-      decide(block->second, round);
+      decide(block->second.block, round);
       return true;
     }
   }

@@ -96,13 +96,21 @@ struct BuildRequest {
   bool operator==(const BuildRequest&) const = default;
 };
 
+// A block for the engine to check, with the hashes of its transactions: the replica computes
+// them once, when the block arrives (checking the body against the header with them), and the
+// engine uses them instead of hashing every transaction again.
+struct ValidationRequest {
+  Block block;
+  std::vector<Hash256> transaction_hashes;  // transaction_hashes(block.transactions)
+};
+
 struct ReplicaOutput {
   std::optional<ReplicaPersistentState> persistent_state;
   std::optional<DecidedBlock> decision;
   std::vector<ConsensusMessage> messages;  // to broadcast
   std::vector<TimeoutRequest> timeouts;
   std::optional<BuildRequest> build_request;
-  std::vector<Block> validation_requests;
+  std::vector<ValidationRequest> validation_requests;
   std::vector<DuplicateVoteEvidence> evidence;  // double votes seen
 
   bool empty() const;
@@ -182,7 +190,8 @@ class Replica {
   RoundState& round_state(uint32_t round);
   void note_participant(RoundState& state, size_t validator_index);
   Validity validity_of(const Hash256& block_hash);
-  void remember_block(const Block& block);
+  // `hashes`, when given, are transaction_hashes(block.transactions); computed otherwise.
+  void remember_block(const Block& block, std::vector<Hash256> hashes = {});
 
   void start_round(uint32_t round);
   void propose(Block block, uint32_t proof_of_lock_round);
@@ -227,7 +236,11 @@ class Replica {
   std::optional<BuildRequest> pending_build_;
 
   std::map<uint32_t, RoundState> rounds_;
-  std::map<Hash256, Block> blocks_;
+  struct KnownBlock {
+    Block block;
+    std::vector<Hash256> transaction_hashes;
+  };
+  std::map<Hash256, KnownBlock> blocks_;
   std::map<Hash256, Validity> validity_;
   std::vector<ConsensusMessage> future_messages_;  // for height_ + 1, bounded
 

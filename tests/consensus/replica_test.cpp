@@ -40,8 +40,11 @@ class ReplicaTest : public ::testing::Test {
       if (const auto* proposal = std::get_if<Proposal>(&message))
         sent_proposals_.push_back(*proposal);
     }
-    for (const Block& block : out.validation_requests)
-      validation_requests_.push_back(block.hash());
+    for (const ValidationRequest& request : out.validation_requests) {
+      // The hashes come with the block, computed from it.
+      EXPECT_EQ(request.transaction_hashes, transaction_hashes(request.block.transactions));
+      validation_requests_.push_back(request.block.hash());
+    }
     for (const TimeoutRequest& timeout : out.timeouts)
       timeouts_seen_.push_back(timeout);
     if (out.persistent_state)
