@@ -77,16 +77,13 @@ void BM_BlockTransactionHashes(benchmark::State& state) {
   decided.block.transactions = signed_transfers(count);
   decided.commit.height = 7;
   decided.commit.signatures.resize(4);
-  std::vector<Hash256> hashes = transaction_hashes(decided.block.transactions);
   for (auto _ : state) {
-    std::string text =
-        state.range(1) != 0 ? block_text(decided, true, hashes) : block_text(decided, true);
+    std::string text = block_text(decided, true);
     benchmark::DoNotOptimize(text);
   }
   state.SetItemsProcessed(static_cast<int64_t>(state.iterations()) * static_cast<int64_t>(count));
 }
-// Second argument: 1 when the node has the hashes at hand (it keeps those of recent commits).
-BENCHMARK(BM_BlockTransactionHashes)->Args({2000, 0})->Args({2000, 1});
+BENCHMARK(BM_BlockTransactionHashes)->Arg(2000);
 
 }  // namespace
 }  // namespace tally

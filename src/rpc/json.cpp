@@ -131,11 +131,8 @@ Json transaction_status_json(const Hash256& hash, const TransactionStatus& statu
   return body;
 }
 
-std::string block_text(const DecidedBlock& decided, bool hashes_only,
-                       std::span<const Hash256> transaction_hashes) {
+std::string block_text(const DecidedBlock& decided, bool hashes_only) {
   const Block& block = decided.block;
-  TALLY_ASSERT(transaction_hashes.empty() ||
-               transaction_hashes.size() == block.transactions.size());
   Json signatures = Json::array();
   for (const CommitSignature& signature : decided.commit.signatures) {
     signatures.push_back(
@@ -144,15 +141,11 @@ std::string block_text(const DecidedBlock& decided, bool hashes_only,
   Json body = {{"header", header_json(block.header)},
                {"evidence", block.evidence.size()},
                {"commit", {{"round", decided.commit.round}, {"signatures", signatures}}}};
-  auto hash_of = [&](size_t index) {
-    return transaction_hashes.empty() ? block.transactions[index].hash()
-                                      : transaction_hashes[index];
-  };
   if (!hashes_only) {
     Json transactions = Json::array();
     for (size_t index = 0; index < block.transactions.size(); ++index) {
       const Transfer& transfer = block.transactions[index].transfer;
-      transactions.push_back({{"hash", hash_of(index).hex()},
+      transactions.push_back({{"hash", block.transactions[index].hash().hex()},
                               {"from", transfer.from.to_string()},
                               {"to", transfer.to.to_string()},
                               {"amount", format_units(transfer.amount)},
@@ -175,7 +168,7 @@ std::string block_text(const DecidedBlock& decided, bool hashes_only,
     if (index > 0)
       text += ',';
     text += '"';
-    append_hex(text, hash_of(index).span());
+    append_hex(text, block.transactions[index].hash().span());
     text += '"';
   }
   text += "]}";

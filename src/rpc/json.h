@@ -19,10 +19,8 @@ nlohmann::json account_json(Node& node, const Address& address, bool prove, bool
 nlohmann::json transaction_status_json(const Hash256& hash, const TransactionStatus& status);
 // A committed block as JSON text. With `hashes_only`, "transaction_hashes" (hex) replaces the full
 // "transactions" list: what a client that only tracks its own transactions needs, at a fraction
-// of the size. `transaction_hashes`, when given, are the block's transactions' hashes (REQUIRES:
-// transaction_hashes(decided.block.transactions)), so they are not computed again.
-std::string block_text(const DecidedBlock& decided, bool hashes_only,
-                       std::span<const Hash256> transaction_hashes = {});
+// of the size.
+std::string block_text(const DecidedBlock& decided, bool hashes_only);
 nlohmann::json validators_json(const Node& node);
 std::string metrics_text(const Node& node);
 

@@ -44,13 +44,6 @@ TEST(BlockTextTest, HashesOnlyListsEveryTransactionHashAfterTheBlock) {
   }
 }
 
-TEST(BlockTextTest, GivenHashesGiveTheSameText) {
-  DecidedBlock decided = some_block(4);
-  std::vector<Hash256> hashes = transaction_hashes(decided.block.transactions);
-  EXPECT_EQ(block_text(decided, true, hashes), block_text(decided, true));
-  EXPECT_EQ(block_text(decided, false, hashes), block_text(decided, false));
-}
-
 TEST(BlockTextTest, FullListsEachTransfer) {
   DecidedBlock decided = some_block(2);
   Json body = Json::parse(block_text(decided, false));
