@@ -97,11 +97,19 @@ Status StateOverlay::check(const Transaction& transaction) const {
 Status StateOverlay::apply(const Transaction& transaction, const Address& fee_recipient,
                            uint64_t height) {
   TALLY_TRY(check(transaction));
+  apply_checked(transaction, fee_recipient, height);
+  return Status::success();
+}
+
+void StateOverlay::apply_checked(const Transaction& transaction, const Address& fee_recipient,
+                                 uint64_t height) {
   const Transfer& transfer = transaction.transfer;
 
   // Read-modify-write each account in turn, so that any of sender, recipient and fee recipient
   // may coincide (a proposer may send to or receive from anyone).
-  Account sender = *account(transfer.from);
+  std::optional<Account> existing_sender = account(transfer.from);
+  TALLY_ASSERT_MSG(existing_sender.has_value(), "apply_checked on an unchecked transaction");
+  Account sender = *existing_sender;
   sender.balance = *checked_sub(sender.balance, *checked_add(transfer.amount, transfer.fee));
   sender.nonce += 1;
   changes_[transfer.from] = sender;
@@ -111,7 +119,9 @@ Status StateOverlay::apply(const Transaction& transaction, const Address& fee_re
     recipient.endorser = transfer.from;
     recipient.created_height = height;
   } else {
-    recipient = *account(transfer.to);
+    std::optional<Account> existing_recipient = account(transfer.to);
+    TALLY_ASSERT_MSG(existing_recipient.has_value(), "apply_checked on an unchecked transaction");
+    recipient = *existing_recipient;
   }
   recipient.balance = *checked_add(recipient.balance, transfer.amount);
   changes_[transfer.to] = recipient;
@@ -123,7 +133,6 @@ Status StateOverlay::apply(const Transaction& transaction, const Address& fee_re
   TALLY_ASSERT(collected.has_value());
   collector->balance = *collected;
   changes_[fee_recipient] = *collector;
-  return Status::success();
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -246,7 +255,7 @@ Result<PendingBlock> State::execute_changes(uint64_t height, const Address& prop
         status = invalid_signature();
     }
     if (status.ok())
-      status = overlay.apply(transaction, proposer, height);
+      overlay.apply_checked(transaction, proposer, height);  // checked just above
     if (!status.ok()) {
       return make_error(status.error().code, "transaction " + std::to_string(index) + " (" +
                                                  transaction.hash().hex() +

@@ -89,6 +89,9 @@ class StateOverlay {
   // it if `create`), debits amount + fee, increments the sender's nonce and credits the fee to
   // `fee_recipient` (whose account must exist). On error nothing changes.
   Status apply(const Transaction& transaction, const Address& fee_recipient, uint64_t height);
+  // apply() without the check, for a caller that has just run check() on this overlay and
+  // changed nothing since (REQUIRES; the accounts it reads are asserted to exist).
+  void apply_checked(const Transaction& transaction, const Address& fee_recipient, uint64_t height);
 
   const AccountMap& changes() const { return changes_; }
 

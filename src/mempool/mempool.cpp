@@ -36,7 +36,7 @@ class FeelessSequence {
                                                     format_amount(own) + " TALLY");
       }
     }
-    TALLY_TRY(overlay_.apply(transaction, transfer.to, height_));
+    overlay_.apply_checked(transaction, transfer.to, height_);  // checked above
     Amount& total = credited_[transfer.to];
     total = *checked_add(total, transfer.fee);  // bounded by the supply
     return Status::success();

@@ -417,6 +417,23 @@ TEST_F(StateTest, ExecuteBlockRefusesExactlyAsApplyBlockDoes) {
   }
 }
 
+TEST_F(StateTest, OverlayAppliesACheckedTransferAndRefusesAnUncheckedOne) {
+  StateOverlay overlay(state_);
+  const Transaction transfer = signed_transfer(0, address_for(1), 100, kFee, 0);
+  ASSERT_TRUE(overlay.check(transfer).ok());
+  overlay.apply_checked(transfer, proposer(), 1);
+  EXPECT_EQ(overlay.account(address_for(0))->balance.units, 1000 - 100 - kFee);
+  EXPECT_EQ(overlay.account(address_for(0))->nonce, 1u);
+  EXPECT_EQ(overlay.account(address_for(1))->balance.units, 500u + 100);
+  EXPECT_EQ(overlay.account(proposer())->balance.units, kFee);
+
+  // A sender without an account never passes check(); applying it anyway is a broken caller.
+  const Transaction unknown_sender = signed_transfer(7, address_for(1), 1, kFee, 0);
+  EXPECT_FALSE(overlay.check(unknown_sender).ok());
+  EXPECT_DEATH(overlay.apply_checked(unknown_sender, proposer(), 1),
+               "apply_checked on an unchecked transaction");
+}
+
 TEST_F(StateTest, CommittingAStalePendingBlockAborts) {
   Result<PendingBlock> first = state_.execute_block(1, proposer(), sample_block(), verifier_);
   Result<PendingBlock> rival = state_.execute_block(
