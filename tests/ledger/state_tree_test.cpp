@@ -330,14 +330,21 @@ TEST(StateTreeApply, RecordsThatABatchAddsKeys) {
   EXPECT_TRUE(computed.adds_keys);
 }
 
-TEST(StateTreeApply, IgnoresHashesComputedBeforeTheTreeChanged) {
+// A batch whose hashes root_after recorded (the root's tampered with, to show any reuse), on a
+// tree that then changed.
+AppliedBatch recorded_then_tree_changed(TreeHashes& computed) {
   AppliedBatch setup = tree_and_batch();
-  TreeHashes computed;
   (void)setup.tree.root_after(setup.batch, &computed);
   tamper_with_root(computed);
   const Update other{pseudo_random_key(5000), value(5000)};
   setup.tree.set(other.first, other.second);
   setup.entries.push_back(other);
+  return setup;
+}
+
+TEST(StateTreeApply, IgnoresHashesComputedBeforeTheTreeChanged) {
+  TreeHashes computed;
+  AppliedBatch setup = recorded_then_tree_changed(computed);
   EXPECT_EQ(setup.tree.apply(setup.batch, computed), root_with(setup.entries, setup.batch));
 }
 
@@ -386,13 +393,8 @@ TEST(StateTreeApplyRecorded, AppliesTheRecordedUpdatesAndReusesTheirHashes) {
 }
 
 TEST(StateTreeApplyRecorded, HashesAgainWhenTheTreeChangedSince) {
-  AppliedBatch setup = tree_and_batch();
   TreeHashes computed;
-  (void)setup.tree.root_after(setup.batch, &computed);
-  tamper_with_root(computed);
-  const Update other{pseudo_random_key(5000), value(5000)};
-  setup.tree.set(other.first, other.second);
-  setup.entries.push_back(other);
+  AppliedBatch setup = recorded_then_tree_changed(computed);
   EXPECT_EQ(setup.tree.apply_recorded(computed), root_with(setup.entries, setup.batch));
 }
 
