@@ -1,7 +1,7 @@
 #pragma once
 // The body and the answer of POST /v1/transactions (docs/api.md).
 //
-// A batch of a thousand transfers is ~370 KB of hex. Read into a JSON document and answered
+// A batch of a thousand transfers is ~310 KB of hex. Read into a JSON document and answered
 // from one, it cost ~3.5 µs and ~1.8 µs per transaction: more than everything else the API
 // does per transaction. So the usual body is read by a scanner that builds no document, and the
 // answer is written as text. Both give exactly what the general JSON path gives.
