@@ -39,18 +39,6 @@ Status check_digits(std::string_view digits, std::string_view what) {
 
 }  // namespace
 
-std::optional<Amount> checked_add(Amount left, Amount right) {
-  if (left.units > kMaxUnits - right.units)
-    return std::nullopt;
-  return Amount{left.units + right.units};
-}
-
-std::optional<Amount> checked_sub(Amount left, Amount right) {
-  if (left.units < right.units)
-    return std::nullopt;
-  return Amount{left.units - right.units};
-}
-
 Result<Amount> parse_amount(std::string_view text) {
   if (text.empty())
     return amount_error("amount is empty");

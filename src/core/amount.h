@@ -24,9 +24,18 @@ struct Amount {
   bool operator==(const Amount&) const = default;
 };
 
-// nullopt on overflow / underflow.
-std::optional<Amount> checked_add(Amount left, Amount right);
-std::optional<Amount> checked_sub(Amount left, Amount right);
+// nullopt on overflow / underflow. Inline: every transfer applied runs several.
+inline std::optional<Amount> checked_add(Amount left, Amount right) {
+  uint64_t sum = 0;
+  if (__builtin_add_overflow(left.units, right.units, &sum))
+    return std::nullopt;
+  return Amount{sum};
+}
+inline std::optional<Amount> checked_sub(Amount left, Amount right) {
+  if (left.units < right.units)
+    return std::nullopt;
+  return Amount{left.units - right.units};
+}
 
 // Parses a TALLY decimal such as "12.5" or "0.000000001": digits, optionally a point followed by
 // 1 to 9 digits. Rejects signs, spaces, exponents, more than 9 decimals and values that overflow.
