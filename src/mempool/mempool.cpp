@@ -247,7 +247,8 @@ void Mempool::insert_pending(Chain& chain, const Transaction& transaction, const
   bytes_ += kTransactionEncodedSize;
 }
 
-Mempool::Chain::iterator Mempool::erase_pending(Chain& chain, Chain::iterator position) {
+Mempool::Chain::iterator Mempool::erase_pending(Chain& chain, Chain::iterator position,
+                                                Removal removal) {
   const Transfer& transfer = position->second.transaction.transfer;
   const Address sender = transfer.from;
   const bool was_tail = std::next(position) == chain.end();
@@ -258,7 +259,8 @@ Mempool::Chain::iterator Mempool::erase_pending(Chain& chain, Chain::iterator po
   index_.erase(position->second.hash);
   // Its signature was verified at admission; keep that answer for a while (the transaction may
   // come back inside a block or be submitted again).
-  verifier_.remember(position->second.hash);
+  if (removal == Removal::dropped)
+    verifier_.remember(position->second.hash);
   count_ -= 1;
   bytes_ -= kTransactionEncodedSize;
   auto next = chain.erase(position);
@@ -331,7 +333,7 @@ void Mempool::remove_committed(const Block& block, std::span<const Hash256> tran
     auto location = index_.find(transaction_hashes[index]);
     if (location != index_.end()) {
       Chain& chain = senders_.find(location->second.sender)->second;
-      erase_pending(chain, chain.find(location->second.nonce));
+      erase_pending(chain, chain.find(location->second.nonce), Removal::committed);
       if (chain.empty())
         senders_.erase(transfer.from);
     }

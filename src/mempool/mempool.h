@@ -27,8 +27,9 @@
 //
 // Deterministic: no clock, no randomness, and no hash-table order reaches anything returned
 // (block building orders by (fee, hash), eviction by (fee, nonce, hash)). Memory is bounded by
-// the limits: at most max_transactions pending, plus a FIFO of at most max_transactions recently
-// removed transaction hashes whose signatures are known to be valid.
+// the limits: at most max_transactions pending, plus a FIFO of at most max_transactions hashes of
+// transactions recently evicted, replaced or dropped (not committed) whose signatures are known
+// to be valid.
 //
 // Not thread-safe: one event loop owns the pool, including the verifier it hands out (whose
 // const is_valid updates the cache). Use it from that loop only.
@@ -189,9 +190,13 @@ class Mempool final : public TransactionPool {
     SignatureCheck check_;
   };
 
+  // Why a transaction leaves the pool. A committed one's signature is not remembered: the node
+  // turns committed transactions away before asking, and a block cannot hold one again.
+  enum class Removal { committed, dropped };
   // Remove / add one pending transaction, keeping the index, the byte count and the tail set
   // (touched only when the chain's last nonce changes) current.
-  Chain::iterator erase_pending(Chain& chain, Chain::iterator position);
+  Chain::iterator erase_pending(Chain& chain, Chain::iterator position,
+                                Removal removal = Removal::dropped);
   void insert_pending(Chain& chain, const Transaction& transaction, const Hash256& hash);
   void untrack_tail(const Chain& chain);
   void track_tail(const Address& sender, const Chain& chain);
