@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "ledger/state.h"
+#include "mempool/mempool.h"
 
 namespace tally {
 namespace {
@@ -155,6 +156,66 @@ void BM_ExecuteAndCommitBlock_1MAccounts(benchmark::State& bench) {
 }
 BENCHMARK(BM_ExecuteBlock_1MAccounts)->Unit(benchmark::kMillisecond)->UseRealTime();
 BENCHMARK(BM_ExecuteAndCommitBlock_1MAccounts)->Unit(benchmark::kMillisecond)->UseRealTime();
+
+// Mempool admission (what a node does per gossiped or submitted transaction), signatures
+// excluded: the next transfer of each of kBlockSize senders, each with kEarlierPending transfers
+// already pending (as under `tally bench --max`, with 8,192 transfers in flight from 2,048
+// senders), to recipients anywhere in the state. Admission re-applies the earlier ones, so at a
+// million accounts their recipients, too, miss the cache.
+void admit_transfers(benchmark::State& bench, size_t account_count) {
+  constexpr uint64_t kEarlierPending = 3;
+  Ledger& ledger = ledger_for(account_count);
+  std::uniform_int_distribution<size_t> pick(kBlockSize, ledger.accounts.size() - 1);
+  auto transfer_from = [&](size_t sender, uint64_t nonce_offset) {
+    Transaction transaction;
+    transaction.transfer = {ledger.accounts[sender],
+                            ledger.accounts[pick(ledger.generator)],
+                            Amount{1},
+                            Amount{1},
+                            ledger.nonces[sender] + nonce_offset,
+                            false};
+    return transaction;
+  };
+  MempoolLimits limits;
+  limits.max_transactions = (kEarlierPending + 1) * kBlockSize;
+  for (auto _ : bench) {
+    bench.PauseTiming();
+    auto pool = std::make_unique<Mempool>("tally-bench", limits);
+    pool->set_signature_check([](const Transaction&, const Hash256&) { return true; });
+    for (uint64_t nonce_offset = 0; nonce_offset < kEarlierPending; ++nonce_offset) {
+      for (size_t sender = 0; sender < kBlockSize; ++sender)
+        TALLY_ASSERT(pool->add(transfer_from(sender, nonce_offset), ledger.state).ok());
+    }
+    std::vector<Transaction> batch;
+    std::vector<Hash256> hashes;
+    for (size_t sender = 0; sender < kBlockSize; ++sender) {
+      batch.push_back(transfer_from(sender, kEarlierPending));
+      hashes.push_back(batch.back().hash());
+    }
+    bench.ResumeTiming();
+    for (size_t index = 0; index < batch.size(); ++index) {
+      Status status = pool->add(batch[index], hashes[index], ledger.state);
+      if (!status.ok()) {
+        bench.SkipWithError(status.error().message.c_str());
+        break;
+      }
+    }
+    bench.PauseTiming();
+    pool.reset();
+    bench.ResumeTiming();
+  }
+  bench.SetItemsProcessed(bench.iterations() * kBlockSize);
+  bench.counters["accounts"] = static_cast<double>(ledger.state.account_count());
+}
+
+void BM_MempoolAdmit_10kAccounts(benchmark::State& bench) {
+  admit_transfers(bench, 10'000);
+}
+void BM_MempoolAdmit_1MAccounts(benchmark::State& bench) {
+  admit_transfers(bench, 1'000'000);
+}
+BENCHMARK(BM_MempoolAdmit_10kAccounts)->Unit(benchmark::kMicrosecond)->UseRealTime();
+BENCHMARK(BM_MempoolAdmit_1MAccounts)->Unit(benchmark::kMicrosecond)->UseRealTime();
 
 void BM_VerifyTransactionSignature(benchmark::State& bench) {
   SecretKey key = SecretKey::from_seed(Seed{});

@@ -50,6 +50,15 @@ class FeelessSequence {
 
 }  // namespace
 
+// The accounts a FeelessSequence over the chain (below `below_nonce`) will read, fetched
+// together: with a million accounts each recipient misses the cache, and applied one by one
+// the misses would not overlap. The sender's own entry is read first, so it needs none.
+void Mempool::prefetch_recipients(const Chain& chain, const State& state, uint64_t below_nonce) {
+  for (auto pending = chain.begin(); pending != chain.end() && pending->first < below_nonce;
+       ++pending)
+    state.prefetch_account(pending->second.transaction.transfer.to);
+}
+
 // ---------------------------------------------------------------------------------------------
 // CachingVerifier
 
@@ -172,6 +181,9 @@ Result<Admission> Mempool::admit(const Transaction& transaction, const Hash256& 
   // below this nonce (or a pending transaction there that no longer applies) the transaction
   // is a future one and waits unchecked.
   {
+    if (chain)
+      prefetch_recipients(*chain, state, transfer.nonce);
+    state.prefetch_account(transfer.to);
     FeelessSequence sequence(state);
     bool reachable = true;
     for (uint64_t nonce = sender->nonce; nonce < transfer.nonce; ++nonce) {
@@ -349,8 +361,21 @@ void Mempool::remove_committed(const Block& block, std::span<const Hash256> tran
   // Each sender once, in address order.
   std::sort(affected.begin(), affected.end());
   affected.erase(std::unique(affected.begin(), affected.end()), affected.end());
-  for (const Address& sender : affected)
-    revalidate_sender(sender, state_after);
+  // Revalidation re-applies each chain; its accounts are fetched a few senders ahead.
+  constexpr size_t kPrefetchSenders = 4;
+  auto prefetch_for = [&](size_t index) {
+    if (index >= affected.size())
+      return;
+    state_after.prefetch_account(affected[index]);
+    if (auto found = senders_.find(affected[index]); found != senders_.end())
+      prefetch_recipients(found->second, state_after, UINT64_MAX);
+  };
+  for (size_t index = 0; index < kPrefetchSenders; ++index)
+    prefetch_for(index);
+  for (size_t index = 0; index < affected.size(); ++index) {
+    prefetch_for(index + kPrefetchSenders);
+    revalidate_sender(affected[index], state_after);
+  }
 }
 
 std::vector<Transaction> Mempool::select_for_block(const State& state, size_t max_transactions,

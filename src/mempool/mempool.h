@@ -200,6 +200,9 @@ class Mempool final : public TransactionPool {
   void insert_pending(Chain& chain, const Transaction& transaction, const Hash256& hash);
   void untrack_tail(const Chain& chain);
   void track_tail(const Address& sender, const Chain& chain);
+  // Starts loading the state entries of the recipients of the chain's transactions with nonces
+  // below `below_nonce`.
+  static void prefetch_recipients(const Chain& chain, const State& state, uint64_t below_nonce);
   // Drops the sender's pending transactions with nonces below `next_nonce`.
   void drop_stale(const Address& sender, uint64_t next_nonce);
   // Drops the sender's stale nonces and re-checks its chain against `state`.
