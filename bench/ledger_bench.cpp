@@ -162,7 +162,7 @@ BENCHMARK(BM_ExecuteAndCommitBlock_1MAccounts)->Unit(benchmark::kMillisecond)->U
 // already pending (as under `tally bench --max`, with 8,192 transfers in flight from 2,048
 // senders), to recipients anywhere in the state. Admission re-applies the earlier ones, so at a
 // million accounts their recipients, too, miss the cache.
-void admit_transfers(benchmark::State& bench, size_t account_count) {
+void BM_MempoolAdmit(benchmark::State& bench, size_t account_count) {
   constexpr uint64_t kEarlierPending = 3;
   Ledger& ledger = ledger_for(account_count);
   std::uniform_int_distribution<size_t> pick(kBlockSize, ledger.accounts.size() - 1);
@@ -208,14 +208,12 @@ void admit_transfers(benchmark::State& bench, size_t account_count) {
   bench.counters["accounts"] = static_cast<double>(ledger.state.account_count());
 }
 
-void BM_MempoolAdmit_10kAccounts(benchmark::State& bench) {
-  admit_transfers(bench, 10'000);
-}
-void BM_MempoolAdmit_1MAccounts(benchmark::State& bench) {
-  admit_transfers(bench, 1'000'000);
-}
-BENCHMARK(BM_MempoolAdmit_10kAccounts)->Unit(benchmark::kMicrosecond)->UseRealTime();
-BENCHMARK(BM_MempoolAdmit_1MAccounts)->Unit(benchmark::kMicrosecond)->UseRealTime();
+BENCHMARK_CAPTURE(BM_MempoolAdmit, 10kAccounts, 10'000)
+    ->Unit(benchmark::kMicrosecond)
+    ->UseRealTime();
+BENCHMARK_CAPTURE(BM_MempoolAdmit, 1MAccounts, 1'000'000)
+    ->Unit(benchmark::kMicrosecond)
+    ->UseRealTime();
 
 void BM_VerifyTransactionSignature(benchmark::State& bench) {
   SecretKey key = SecretKey::from_seed(Seed{});
