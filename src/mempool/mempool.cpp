@@ -239,10 +239,8 @@ Result<Admission> Mempool::admit(const Transaction& transaction, const Hash256& 
   if (reachable) {
     Status status = projection->sequence.apply(transaction);
     if (!status.ok()) {
-      // A failed apply changes nothing: the projection still holds for the next attempt. Kept
-      // only for a sender with pending transactions, so refusals cannot grow the map.
-      if (chain)
-        projections_.insert_or_assign(transfer.from, std::move(projection));
+      // A failed apply changes nothing: the projection still holds for the next attempt.
+      projections_.insert_or_assign(transfer.from, std::move(projection));
       return status.error();
     }
     projection->next_nonce = transfer.nonce + 1;

@@ -113,9 +113,6 @@ class Mempool final : public TransactionPool {
   std::optional<Transaction> get(const Hash256& hash) const override;
   size_t bytes() const { return bytes_; }
   size_t sender_count() const { return senders_.size(); }
-  // Senders whose pending chain is kept applied for their next admission (at most
-  // sender_count()).
-  size_t projection_count() const { return projections_.size(); }
   // The sender's pending transactions in nonce order.
   std::vector<Transaction> pending_of(const Address& sender) const;
   const MempoolLimits& limits() const { return limits_; }

@@ -427,30 +427,6 @@ TEST_F(MempoolTest, RemoveCommittedDropsIncludedStaleAndUnaffordable) {
   EXPECT_EQ(select(), std::vector<Transaction>{b1});
 }
 
-TEST_F(MempoolTest, ProjectionsExistOnlyForSendersWithPendingTransactions) {
-  // Refusals from senders with nothing pending leave nothing behind, however many there are.
-  EXPECT_EQ(refusal(signed_transfer(0, address_for(1), 5000, kFee, 0)), "insufficient_funds");
-  EXPECT_EQ(refusal(signed_transfer(1, address_for(2), 5000, kFee, 0)), "insufficient_funds");
-  EXPECT_EQ(pool_.projection_count(), 0u);
-
-  Transaction first = signed_transfer(0, address_for(1), 400, kFee, 0);
-  admit(first);
-  admit(signed_transfer(2, address_for(3), 10, kFee, 0));
-  EXPECT_EQ(pool_.projection_count(), 2u);
-  // Sender 0's next transfer is checked against its pending one (600 - 10 left, not 1000).
-  EXPECT_EQ(refusal(signed_transfer(0, address_for(1), 700, kFee, 1)), "insufficient_funds");
-  admit(signed_transfer(0, address_for(1), 500, kFee, 1));
-  EXPECT_LE(pool_.projection_count(), pool_.sender_count());
-
-  // A commit drops them all; revalidation leaves one for a block sender with transactions
-  // left (sender 0), none for one without (sender 2).
-  commit({first, pool_.pending_of(address_for(2)).front()});
-  EXPECT_EQ(pool_.sender_count(), 1u);
-  EXPECT_EQ(pool_.projection_count(), 1u);
-  EXPECT_EQ(refusal(signed_transfer(0, address_for(1), 100, kFee, 2)), "insufficient_funds");
-  EXPECT_EQ(pool_.projection_count(), 1u);
-}
-
 TEST_F(MempoolTest, VerifierAnswersFromAdmission) {
   std::vector<Transaction> transactions = {signed_transfer(0, address_for(1), 1, kFee, 0),
                                            signed_transfer(1, address_for(2), 1, kFee, 0),
