@@ -149,9 +149,6 @@ class State {
   // Height of the last applied block; 0 is the genesis state.
   uint64_t height() const { return height_; }
   size_t account_count() const { return accounts_.size(); }
-  // Changes whenever the accounts do; unique in the process, so a result computed against one
-  // (state, height, version) holds for as long as all three are the same.
-  uint64_t accounts_version() const { return tree_.version(); }
 
   std::optional<Account> account(const Address& address) const;
   // Starts loading the account's entry into the cache, for a caller about to look up several

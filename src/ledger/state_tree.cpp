@@ -557,10 +557,6 @@ size_t StateTree::size() const {
   return impl_->leaves.size();
 }
 
-uint64_t StateTree::version() const {
-  return impl_->version;
-}
-
 Hash256 StateTree::root() {
   return impl_->refresh(impl_->root);
 }

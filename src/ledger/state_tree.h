@@ -78,8 +78,6 @@ class StateTree {
   void set(const Hash256& key, const Hash256& value_hash);
   std::optional<Hash256> get(const Hash256& key) const;
   size_t size() const;
-  // Changes whenever the tree's contents do; unique in the process (no two trees share one).
-  uint64_t version() const;
 
   // Rehashes the dirty paths and returns the root hash.
   Hash256 root();

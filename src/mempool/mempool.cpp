@@ -1,7 +1,6 @@
 #include "mempool/mempool.h"
 
 #include <algorithm>
-#include <memory>
 #include <queue>
 #include <utility>
 
@@ -50,32 +49,6 @@ class FeelessSequence {
 };
 
 }  // namespace
-
-// A sender's pending chain applied in sequence on one state: the nonces from the account's up to
-// below next_nonce, every one pending and applying. Admitting next_nonce then applies one
-// transaction instead of the whole chain again. Valid while the chain has not changed (any
-// insert or erase drops it) and the state is the same object at the same height and version.
-struct Mempool::Projection {
-  Projection(const State& state, uint64_t first_nonce)
-      : state(&state),
-        accounts_version(state.accounts_version()),
-        height(state.height()),
-        next_nonce(first_nonce),
-        sequence(state) {}
-
-  bool fits(const State& current, uint64_t nonce) const {
-    return state == &current && accounts_version == current.accounts_version() &&
-           height == current.height() && next_nonce == nonce;
-  }
-
-  const State* state;
-  uint64_t accounts_version;
-  uint64_t height;
-  uint64_t next_nonce;
-  FeelessSequence sequence;
-};
-
-Mempool::~Mempool() = default;
 
 // The accounts a FeelessSequence over the chain (below `below_nonce`) will read, fetched
 // together: with a million accounts each recipient misses the cache, and applied one by one
@@ -207,43 +180,21 @@ Result<Admission> Mempool::admit(const Transaction& transaction, const Hash256& 
   // The ledger rules, after the sender's pending transactions with lower nonces. With a gap
   // below this nonce (or a pending transaction there that no longer applies) the transaction
   // is a future one and waits unchecked.
-  // Usually the sender's last admission left its chain applied (a Projection); otherwise the
-  // chain is applied here. Either way the sequence ends up including this transaction.
-  state.prefetch_account(transfer.to);
-  std::unique_ptr<Projection> projection;
-  if (auto cached = projections_.find(transfer.from); cached != projections_.end()) {
-    if (cached->second->fits(state, transfer.nonce)) {
-      projection = std::move(cached->second);
-      projections_.erase(cached);
-    } else if (cached->second->state != &state ||
-               cached->second->accounts_version != state.accounts_version() ||
-               cached->second->height != state.height()) {
-      projections_.erase(cached);  // computed on another state: never fits again
-    }
-  }
-  bool reachable = true;
-  if (!projection) {
+  {
     if (chain)
       prefetch_recipients(*chain, state, transfer.nonce);
-    projection = std::make_unique<Projection>(state, sender->nonce);
+    state.prefetch_account(transfer.to);
+    FeelessSequence sequence(state);
+    bool reachable = true;
     for (uint64_t nonce = sender->nonce; nonce < transfer.nonce; ++nonce) {
       auto pending = chain ? chain->find(nonce) : Chain::const_iterator();
-      if (!chain || pending == chain->end() ||
-          !projection->sequence.apply(pending->second.transaction).ok()) {
+      if (!chain || pending == chain->end() || !sequence.apply(pending->second.transaction).ok()) {
         reachable = false;
         break;
       }
-      projection->next_nonce = nonce + 1;
     }
-  }
-  if (reachable) {
-    Status status = projection->sequence.apply(transaction);
-    if (!status.ok()) {
-      // A failed apply changes nothing: the projection still holds for the next attempt.
-      projections_.insert_or_assign(transfer.from, std::move(projection));
-      return status.error();
-    }
-    projection->next_nonce = transfer.nonce + 1;
+    if (reachable)
+      TALLY_TRY(sequence.apply(transaction));
   }
 
   std::optional<Tail> evict;
@@ -276,8 +227,6 @@ Result<Admission> Mempool::admit(const Transaction& transaction, const Hash256& 
     erase_pending(target, target.find(transfer.nonce));
   }
   insert_pending(target, transaction, admission.hash);
-  if (reachable)
-    projections_.insert_or_assign(transfer.from, std::move(projection));
   return admission;
 }
 
@@ -303,7 +252,6 @@ void Mempool::insert_pending(Chain& chain, const Transaction& transaction, const
   chain.emplace(transfer.nonce, Pending{transaction, hash});
   if (new_tail)
     track_tail(transfer.from, chain);
-  projections_.erase(transfer.from);
   index_.emplace(hash, Location{transfer.from, transfer.nonce});
   if (transfer.create)
     pending_creates_.emplace(transfer.to, transfer.from, transfer.nonce);
@@ -320,7 +268,6 @@ Mempool::Chain::iterator Mempool::erase_pending(Chain& chain, Chain::iterator po
     untrack_tail(chain);
   if (transfer.create)
     pending_creates_.erase({transfer.to, transfer.from, transfer.nonce});
-  projections_.erase(sender);
   index_.erase(position->second.hash);
   // Its signature was verified at admission; keep that answer for a while (the transaction may
   // come back inside a block or be submitted again).
@@ -373,32 +320,24 @@ void Mempool::revalidate_sender(const Address& sender, const State& state) {
   auto position = chain.begin();
   while (position != chain.end() && position->first < next)
     position = erase_pending(chain, position);
-  std::unique_ptr<Projection> projection;
   if (account) {
-    projection = std::make_unique<Projection>(state, next);
+    FeelessSequence sequence(state);
     for (uint64_t nonce = next; position != chain.end() && position->first == nonce; ++nonce) {
-      if (!projection->sequence.apply(position->second.transaction).ok()) {
+      if (!sequence.apply(position->second.transaction).ok()) {
         // Later nonces stay, as future transactions, until this one is replaced.
         erase_pending(chain, position);
         break;
       }
       ++position;
-      projection->next_nonce = nonce + 1;
     }
   }
-  if (chain.empty()) {
+  if (chain.empty())
     senders_.erase(found);
-  } else if (projection) {
-    // The sender's next admission starts from here.
-    projections_.insert_or_assign(sender, std::move(projection));
-  }
 }
 
 void Mempool::remove_committed(const Block& block, std::span<const Hash256> transaction_hashes,
                                const State& state_after) {
   TALLY_ASSERT(transaction_hashes.size() == block.transactions.size());
-  // Every projection was computed on the state before the block.
-  projections_.clear();
   std::vector<Address> affected;
   affected.reserve(block.transactions.size());
   for (size_t index = 0; index < block.transactions.size(); ++index) {

@@ -42,7 +42,6 @@
 #include <deque>
 #include <functional>
 #include <map>
-#include <memory>
 #include <optional>
 #include <set>
 #include <span>
@@ -82,7 +81,6 @@ class Mempool final : public TransactionPool {
   // The verifier refers to the pool: neither may move.
   Mempool(const Mempool&) = delete;
   Mempool& operator=(const Mempool&) = delete;
-  ~Mempool() override;
 
   // TransactionPool
   using TransactionPool::add;
@@ -221,10 +219,6 @@ class Mempool final : public TransactionPool {
   // Pending transactions with `create` set, as (to, from, nonce): found again when a block
   // creates `to` some other way.
   std::set<std::tuple<Address, Address, uint64_t>> pending_creates_;
-  // Per sender, its chain applied on the current state (see Projection in mempool.cpp): at most
-  // one per sender with pending transactions, dropped when its chain changes or a block commits.
-  struct Projection;
-  absl::flat_hash_map<Address, std::unique_ptr<Projection>, AddressHasher> projections_;
   size_t count_ = 0;
   size_t bytes_ = 0;
   CachingVerifier verifier_;

@@ -279,48 +279,5 @@ RC_GTEST_PROP(MempoolProperty, ChainsOfBlocksKeepThePoolConsistent, ()) {
   }
 }
 
-// The pool keeps each sender's pending chain applied (a projection) so that admitting the next
-// nonce does not apply the chain again. Against a twin pool whose projections are dropped before
-// every admission (a commit of an empty block drops them all), every admission has the same
-// outcome and the pools hold the same transactions.
-RC_GTEST_PROP(MempoolProperty, ProjectionsNeverChangeAnAdmission, ()) {
-  World world = random_world();
-  State state = State::from_genesis(world.genesis).value();
-  MempoolLimits limits = random_limits();
-  Mempool pool(world.genesis.chain_id, limits);
-  Mempool twin(world.genesis.chain_id, limits);
-  const Block empty_block;
-  size_t blocks = *rc::gen::inRange<size_t>(1, 5);
-  for (size_t height = 1; height <= blocks; ++height) {
-    size_t count = *rc::gen::inRange<size_t>(0, 50);
-    for (size_t index = 0; index < count; ++index) {
-      Transaction transaction = random_transaction(world, state, pool);
-      twin.remove_committed(empty_block, {}, state);
-      Result<Admission> admitted = pool.admit(transaction, state);
-      Result<Admission> twin_admitted = twin.admit(transaction, state);
-      RC_ASSERT(admitted.ok() == twin_admitted.ok());
-      if (admitted.ok()) {
-        RC_ASSERT(admitted->replaced == twin_admitted->replaced);
-        RC_ASSERT(admitted->evicted == twin_admitted->evicted);
-      } else {
-        RC_ASSERT(admitted.error().code == twin_admitted.error().code);
-      }
-    }
-    for (uint32_t index = 0; index < world.accounts + kExtraAddresses; ++index)
-      RC_ASSERT(pool.pending_of(address_for(index)) == twin.pending_of(address_for(index)));
-
-    std::vector<Transaction> block = pool.select_for_block(state, 20, 1 << 20);
-    RC_ASSERT(block == twin.select_for_block(state, 20, 1 << 20));
-    RC_ASSERT(state.apply_block(height, random_proposer(world), block, pool.verifier()).ok());
-    Block committed;
-    committed.transactions = block;
-    std::vector<Hash256> hashes = transaction_hashes(committed.transactions);
-    pool.remove_committed(committed, hashes, state);
-    twin.remove_committed(committed, hashes, state);
-    for (uint32_t index = 0; index < world.accounts + kExtraAddresses; ++index)
-      RC_ASSERT(pool.pending_of(address_for(index)) == twin.pending_of(address_for(index)));
-  }
-}
-
 }  // namespace
 }  // namespace tally
