@@ -91,12 +91,13 @@ VerifyRates measure_verify_rates() {
   // `distinct` cycles through the samples (each thread from its own offset); otherwise the
   // first one is verified every time.
   auto count_for = [&](std::atomic<bool>& stop, size_t offset, bool distinct) {
+    const size_t cycle = distinct ? samples.size() : 1;
     uint64_t count = 0;
-    size_t position = offset % samples.size();
+    size_t position = offset % cycle;
     while (!stop.load(std::memory_order_relaxed)) {
-      TALLY_ASSERT(verify_transaction_signature(samples[distinct ? position : 0], "tally-bench"));
+      TALLY_ASSERT(verify_transaction_signature(samples[position], "tally-bench"));
       ++count;
-      if (++position == samples.size())
+      if (++position == cycle)
         position = 0;
     }
     return count;
