@@ -150,7 +150,11 @@ void Engine::admit_gossiped(PeerId from, std::span<const Transaction> transactio
   // Newly admitted transactions are announced to every other peer; known ones stop here, so
   // gossip ends, and nothing is echoed back to its sender.
   TransactionHashesMessage fresh;
+  for (size_t index = 0; index < std::min(transactions.size(), kAdmissionPrefetchDistance); ++index)
+    prefetch_for_admission(transactions[index]);
   for (size_t index = 0; index < transactions.size(); ++index) {
+    if (index + kAdmissionPrefetchDistance < transactions.size())
+      prefetch_for_admission(transactions[index + kAdmissionPrefetchDistance]);
     const Hash256& hash = hashes[index];
     requested_.erase(hash);
     if (pool_.add(transactions[index], hash, *state_).ok())
@@ -160,6 +164,13 @@ void Engine::admit_gossiped(PeerId from, std::span<const Transaction> transactio
     output_.messages.push_back(Envelope{std::nullopt, std::move(fresh), from});
     on_transaction_arrived();
   }
+}
+
+void Engine::prefetch_for_admission(const Transaction& transaction) const {
+  if (!state_)
+    return;
+  state_->prefetch_account(transaction.transfer.from);
+  state_->prefetch_account(transaction.transfer.to);
 }
 
 void Engine::on_transaction_hashes(PeerId from, const TransactionHashesMessage& announced) {
