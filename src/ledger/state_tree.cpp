@@ -435,8 +435,10 @@ struct StateTree::Impl {
   // Starts loading what hash_after will read for sorted updates, a bounded distance ahead of it:
   // the nodes on their paths and their siblings' cached hashes. At a million keys hash_after
   // would otherwise miss the cache about twice per level, each miss waiting for the hashing
-  // before it; the prefetcher walks a batch of paths side by side, so their misses overlap, and
-  // stays only kAheadUpdates ahead so that what it loads is still cached when it is read.
+  // before it; the prefetcher walks a small batch of paths side by side, so their misses
+  // overlap. Batches stay small because the core drops prefetches beyond the misses it can keep
+  // in flight, and the walk stays only kAheadUpdates ahead so that what it loads is still cached
+  // when hash_after reads it (which it does in the updates' order).
   class PathPrefetcher {
    public:
     PathPrefetcher(const Impl& tree, std::span<const Entry> updates)
@@ -455,7 +457,7 @@ struct StateTree::Impl {
     }
 
    private:
-    static constexpr size_t kBatchUpdates = 16;
+    static constexpr size_t kBatchUpdates = 8;
     static constexpr size_t kAheadUpdates = 2 * kBatchUpdates;
 
     // Walks the paths of updates [begin, end) one level at a time for all of them.
@@ -528,9 +530,12 @@ struct StateTree::Impl {
       });
       const auto left_count = static_cast<size_t>(middle - updates.begin());
       const auto [left, right] = children[node.index()];
-      Hash256 hash = internal_hash(
-          hash_after(left, depth + 1, updates.first(left_count), computed, prefetcher),
-          hash_after(right, depth + 1, updates.subspan(left_count), computed, prefetcher));
+      // Left before right, in the order of the updates, which the prefetcher walks ahead of.
+      const Hash256 left_hash =
+          hash_after(left, depth + 1, updates.first(left_count), computed, prefetcher);
+      const Hash256 right_hash =
+          hash_after(right, depth + 1, updates.subspan(left_count), computed, prefetcher);
+      Hash256 hash = internal_hash(left_hash, right_hash);
       if (computed)
         computed->nodes.emplace_back(node.raw(), hash);
       return hash;
