@@ -132,6 +132,8 @@ class NodeStorage final : public ConsensusStorage {
   // error: what an API needs to answer 404, 410 or 500.
   Result<DecidedBlock> get_decided_block(uint64_t height) const;
   Result<std::vector<std::pair<Address, Account>>> get_accounts() const;
+  // One account from the store, for tests and tools: the accounts memtable is a vector (see
+  // README), so each lookup sorts a copy of it. The node reads accounts from its State.
   Result<std::optional<Account>> get_account(const Address& address) const;
   std::optional<Account> load_account(const Address& address) const;
 
