@@ -150,11 +150,8 @@ void Engine::admit_gossiped(PeerId from, std::span<const Transaction> transactio
   // Newly admitted transactions are announced to every other peer; known ones stop here, so
   // gossip ends, and nothing is echoed back to its sender.
   TransactionHashesMessage fresh;
-  for (size_t index = 0; index < std::min(transactions.size(), kAdmissionPrefetchDistance); ++index)
-    prefetch_for_admission(transactions[index]);
   for (size_t index = 0; index < transactions.size(); ++index) {
-    if (index + kAdmissionPrefetchDistance < transactions.size())
-      prefetch_for_admission(transactions[index + kAdmissionPrefetchDistance]);
+    prefetch_ahead_of_admission(transactions, index);
     const Hash256& hash = hashes[index];
     requested_.erase(hash);
     if (pool_.add(transactions[index], hash, *state_).ok())
@@ -166,11 +163,17 @@ void Engine::admit_gossiped(PeerId from, std::span<const Transaction> transactio
   }
 }
 
-void Engine::prefetch_for_admission(const Transaction& transaction) const {
+void Engine::prefetch_ahead_of_admission(std::span<const Transaction> transactions,
+                                         size_t index) const {
+  constexpr size_t kDistance = 4;  // transactions
   if (!state_)
     return;
-  state_->prefetch_account(transaction.transfer.from);
-  state_->prefetch_account(transaction.transfer.to);
+  if (index == 0) {
+    for (size_t first = 0; first < std::min(transactions.size(), kDistance); ++first)
+      state_->prefetch_accounts_of(transactions[first]);
+  }
+  if (index + kDistance < transactions.size())
+    state_->prefetch_accounts_of(transactions[index + kDistance]);
 }
 
 void Engine::on_transaction_hashes(PeerId from, const TransactionHashesMessage& announced) {

@@ -145,11 +145,11 @@ class Engine {
   Status submit_transaction(const Transaction& transaction, uint64_t now_ms) {
     return submit_transaction(transaction, transaction.hash(), now_ms);
   }
-  // Starts loading the accounts that admitting `transaction` reads. A caller admitting a batch
-  // calls it a few transactions ahead: with a large state each account read misses the cache,
-  // and this way the misses overlap instead of following one another. Changes nothing.
-  void prefetch_for_admission(const Transaction& transaction) const;
-  static constexpr size_t kAdmissionPrefetchDistance = 4;  // transactions ahead
+  // Call before admitting transactions[index] of a batch: starts loading the accounts that
+  // admitting the transaction a few places ahead reads (at index 0, those of the first few too).
+  // With a large state each account read misses the cache; this way the misses overlap instead
+  // of following one another. Changes nothing.
+  void prefetch_ahead_of_admission(std::span<const Transaction> transactions, size_t index) const;
   // Gossiped transactions whose hashes the caller computed (REQUIRES: hashes[i] ==
   // transactions[i].hash()); the same as on_message with a TransactionsMessage otherwise.
   void on_gossiped_transactions(PeerId from, std::span<const Transaction> transactions,

@@ -245,16 +245,11 @@ Result<PendingBlock> State::execute_changes(uint64_t height, const Address& prop
   // With a million accounts each account read misses the cache; fetching the accounts of the
   // transactions a few places ahead lets those misses overlap instead of following one another.
   constexpr size_t kPrefetchTransactions = 8;
-  auto prefetch_accounts_of = [&](size_t index) {
-    if (index >= transactions.size())
-      return;
-    prefetch_account(transactions[index].transfer.from);
-    prefetch_account(transactions[index].transfer.to);
-  };
-  for (size_t index = 0; index < kPrefetchTransactions; ++index)
-    prefetch_accounts_of(index);
+  for (size_t index = 0; index < std::min(transactions.size(), kPrefetchTransactions); ++index)
+    prefetch_accounts_of(transactions[index]);
   for (size_t index = 0; index < transactions.size(); ++index) {
-    prefetch_accounts_of(index + kPrefetchTransactions);
+    if (index + kPrefetchTransactions < transactions.size())
+      prefetch_accounts_of(transactions[index + kPrefetchTransactions]);
     const Transaction& transaction = transactions[index];
     // Same order as validate(): the rules first, the signature last.
     Status status = overlay.check(transaction);

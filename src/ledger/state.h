@@ -162,6 +162,11 @@ class State {
     accounts_.prefetch(address);
     asm volatile("");
   }
+  // prefetch_account for the sender and the recipient of `transaction`.
+  void prefetch_accounts_of(const Transaction& transaction) const {
+    prefetch_account(transaction.transfer.from);
+    prefetch_account(transaction.transfer.to);
+  }
 
   // Full validity of one transaction against the current state, signature included.
   Status validate(const Transaction& transaction, const SignatureVerifier& verifier) const;

@@ -523,8 +523,6 @@ struct StateTree::Impl {
                      TreeHashes* computed, PathPrefetcher& prefetcher) const {
     if (updates.empty())
       return peek(node);
-    if (!node.is_internal())  // the updates end here: keep the prefetcher ahead
-      prefetcher.consumed(updates.data() + updates.size());
     if (node.is_internal()) {
       TALLY_ASSERT(depth < kKeyBits);
       const auto middle = std::partition_point(updates.begin(), updates.end(), [&](const Entry& e) {
@@ -542,6 +540,8 @@ struct StateTree::Impl {
         computed->nodes.emplace_back(node.raw(), hash);
       return hash;
     }
+    // The updates end here, at an empty subtree or a leaf: keep the prefetcher ahead.
+    prefetcher.consumed(updates.data() + updates.size());
     if (node.is_empty()) {
       if (computed)
         computed->adds_keys = true;

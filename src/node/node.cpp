@@ -1,7 +1,5 @@
 #include "node/node.h"
 
-#include <algorithm>
-
 #include <spdlog/spdlog.h>
 
 #include <malloc.h>
@@ -408,14 +406,8 @@ std::vector<Status> Node::submit_batch(std::span<const Transaction> transactions
   TALLY_ASSERT(transactions.size() == hashes.size());
   std::vector<Status> outcomes;
   outcomes.reserve(transactions.size());
-  // As in the engine's gossip admission: each transaction's accounts start loading a few
-  // transactions before it is admitted.
-  constexpr size_t kPrefetchDistance = Engine::kAdmissionPrefetchDistance;
-  for (size_t index = 0; index < std::min(transactions.size(), kPrefetchDistance); ++index)
-    engine_->prefetch_for_admission(transactions[index]);
   for (size_t index = 0; index < transactions.size(); ++index) {
-    if (index + kPrefetchDistance < transactions.size())
-      engine_->prefetch_for_admission(transactions[index + kPrefetchDistance]);
+    engine_->prefetch_ahead_of_admission(transactions, index);
     outcomes.push_back(submit_without_drain(transactions[index], hashes[index]));
   }
   drain_engine();
